@@ -1,0 +1,1 @@
+"""BrefBoard: record a meeting in the browser, transcribe it, summarise it."""

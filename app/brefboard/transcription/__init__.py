@@ -1,0 +1,1 @@
+"""Transcription engines behind one small interface (see base.py)."""
