@@ -1,0 +1,1 @@
+"""Tests of brefboard.summaries and brefboard.library."""
