@@ -1,1 +1,52 @@
-"""Transcription engines behind one small interface (see base.py)."""
+"""Transcription engines behind one small interface (see base.py).
+
+``get_engine`` builds an engine once per process and hands the same instance to
+every later job: loading Whisper weights costs seconds and hundreds of MB, a
+job must not pay that again. Engine modules are imported lazily so that a CPU
+worker never imports PyTorch and a GPU worker never needs CTranslate2.
+"""
+from __future__ import annotations
+
+import threading
+
+from .base import Engine, ProgressCallback, Segment, TranscriptResult
+
+__all__ = ["Engine", "ProgressCallback", "Segment", "TranscriptResult", "get_engine", "ENGINE_NAMES"]
+
+ENGINE_NAMES = ("faster-whisper", "openai-whisper")
+
+_engines: dict[tuple, Engine] = {}
+_lock = threading.Lock()
+
+
+def get_engine(name: str, model: str, device: str = "auto", compute_type: str = "") -> Engine:
+    """Return the process-wide engine for these parameters, building it on first use."""
+    key = (name, model, device, compute_type)
+    with _lock:
+        engine = _engines.get(key)
+        if engine is None:
+            engine = _build(name, model, device, compute_type)
+            _engines[key] = engine
+        return engine
+
+
+def _build(name: str, model: str, device: str, compute_type: str) -> Engine:
+    if name == "faster-whisper":
+        from .faster_engine import FasterWhisperEngine
+
+        return FasterWhisperEngine(model, device=device, compute_type=compute_type or None)
+    if name == "openai-whisper":
+        from . import openai_engine
+
+        engine_cls = getattr(openai_engine, "OpenAIWhisperEngine")
+        kwargs = {"device": device}
+        if compute_type:
+            kwargs["compute_type"] = compute_type
+        return engine_cls(model, **kwargs)
+    raise ValueError(f"unknown transcription engine {name!r}; expected one of {ENGINE_NAMES}")
+
+
+def clear_engines() -> None:
+    """Forget built engines (tests; a worker never needs this)."""
+    with _lock:
+        _engines.clear()

@@ -1,0 +1,1 @@
+"""Accounts: signup (inscription), login, logout."""

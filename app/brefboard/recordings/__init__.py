@@ -1,0 +1,1 @@
+"""Recordings: browser recording sessions, uploads, transcription jobs."""

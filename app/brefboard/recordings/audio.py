@@ -1,0 +1,214 @@
+"""Everything the app asks of PyAV (FFmpeg): check, remux and cut audio.
+
+Kept in one module so the rest of the app never touches FFmpeg directly.
+"""
+from __future__ import annotations
+
+import wave
+from dataclasses import dataclass
+
+import av
+import av.logging
+import numpy as np
+
+WHISPER_RATE = 16_000
+
+# The first bytes of the containers MediaRecorder produces.
+EBML_MAGIC = b"\x1a\x45\xdf\xa3"  # WebM / Matroska (Chrome, Firefox)
+
+
+class InvalidAudio(ValueError):
+    """The bytes are not audio PyAV can decode (or are cut short).
+
+    ``kind``: "not_audio" (answer 415), "truncated" or "corrupt" (answer 400).
+    """
+
+    def __init__(self, message: str, kind: str = "corrupt") -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+def _enable_error_logs() -> None:
+    """PyAV silences FFmpeg by default; errors are needed to see a truncated file."""
+    if av.logging.get_level() is None or av.logging.get_level() < av.logging.ERROR:
+        av.logging.set_level(av.logging.ERROR)
+
+
+_enable_error_logs()
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    format: str
+    duration: float
+    sample_rate: int
+    channels: int
+
+
+def probe(path: str, *, strict: bool = True) -> AudioInfo:
+    """Decode every audio packet of ``path``: the only honest test that it is usable.
+
+    Container headers lie (a cut file still has its header, and FFmpeg's
+    demuxers stop quietly at the cut), so the whole audio stream is decoded
+    while FFmpeg's own error messages are captured: "File ended prematurely"
+    means truncated. ``strict=False`` accepts a cut tail (a browser that died
+    mid-chunk). Video streams are only demuxed, never decoded. Raises
+    InvalidAudio with a message fit for the user.
+    """
+    try:
+        container = av.open(path, metadata_errors="ignore")
+    except (av.error.FFmpegError, UnicodeDecodeError) as exc:
+        raise InvalidAudio("ce fichier n'est pas un fichier audio ou vidéo lisible", kind="not_audio") from exc
+    with container, av.logging.Capture(True) as logs:
+        if not container.streams.audio:
+            raise InvalidAudio("ce fichier ne contient pas de piste audio", kind="not_audio")
+        stream = container.streams.audio[0]
+        samples = 0
+        rate = stream.codec_context.sample_rate or 0
+        try:
+            for packet in container.demux(stream):
+                for frame in packet.decode():
+                    samples += frame.samples
+                    rate = frame.sample_rate or rate
+        except av.error.FFmpegError as exc:
+            raise InvalidAudio("le fichier audio est tronqué ou corrompu", kind="corrupt") from exc
+        if samples == 0 or rate == 0:
+            raise InvalidAudio("le fichier ne contient aucun son décodable", kind="corrupt")
+        decoded = samples / rate
+        declared = (container.duration or 0) / 1_000_000
+        if strict:
+            cut = any(level <= av.logging.ERROR and "prematurely" in (message or "") for level, _, message in logs)
+            if cut or (declared > 1.0 and decoded < 0.9 * declared - 0.5):
+                raise InvalidAudio("le fichier audio est tronqué ou corrompu", kind="truncated")
+        return AudioInfo(
+            format=container.format.name,
+            duration=decoded,
+            sample_rate=rate,
+            channels=stream.codec_context.channels or 0,
+        )
+
+
+def is_container_start(data: bytes) -> bool:
+    """Does a first chunk start like a WebM or an MP4 file?"""
+    return data.startswith(EBML_MAGIC) or data[4:8] == b"ftyp"
+
+
+def check_first_chunk(path: str) -> None:
+    """The first chunk carries the container header: it must open and show an audio stream."""
+    try:
+        with av.open(path, metadata_errors="ignore") as container:
+            if not container.streams.audio:
+                raise InvalidAudio("le premier morceau ne contient pas de piste audio")
+    except av.error.FFmpegError as exc:
+        raise InvalidAudio("le premier morceau est tronqué ou n'est pas du WebM/MP4") from exc
+
+
+def remux(sources: list[str], dst: str, container_format: str) -> None:
+    """Copy the audio packets of ``sources``, one after the other, into a fresh ``dst``.
+
+    No re-encoding. MediaRecorder's WebM has no duration and no cues (it is
+    written as a live stream); FFmpeg's muxer writes both, so players can seek
+    and show the length. Several sources (a recording resumed after a reload)
+    are joined by shifting each one's timestamps to follow the previous one.
+    """
+    if not sources:
+        raise InvalidAudio("aucune donnée audio à finaliser")
+    try:
+        with av.open(dst, "w", format=container_format) as out:
+            out_stream = None
+            offset = 0  # in the output stream's time base
+            for src in sources:
+                with av.open(src, metadata_errors="ignore") as inp:
+                    if not inp.streams.audio:
+                        raise InvalidAudio("aucune piste audio à finaliser")
+                    in_stream = inp.streams.audio[0]
+                    if out_stream is None:
+                        out_stream = out.add_stream_from_template(in_stream)
+                    end = offset
+                    first = None
+                    for packet in inp.demux(in_stream):
+                        if packet.dts is None or packet.pts is None:
+                            continue  # the flush packet at the end of the stream
+                        if first is None:
+                            first = packet.pts
+                        shift = offset - first
+                        packet.pts += shift
+                        packet.dts += shift
+                        end = max(end, packet.pts + (packet.duration or 0))
+                        packet.stream = out_stream
+                        out.mux(packet)
+                    offset = end
+            if out_stream is None:
+                raise InvalidAudio("aucune piste audio à finaliser")
+    except av.error.FFmpegError as exc:
+        raise InvalidAudio("l'enregistrement ne peut pas être finalisé (données corrompues)") from exc
+
+
+def decode_mono16k(sources: list[str] | str, start: float = 0.0) -> np.ndarray:
+    """Audio from ``start`` seconds to the end, as Whisper wants it (16 kHz mono float32).
+
+    ``sources`` are played one after the other. Packets well before ``start``
+    are demuxed but not decoded, so taking the tail of a long recording stays
+    cheap. A packet cut short at the end of an unfinished stream is skipped.
+    """
+    if isinstance(sources, str):
+        sources = [sources]
+    preroll = 0.5  # Opus needs a few packets before the first good frame
+    pieces: list[np.ndarray] = []
+    offset = 0.0  # where the current source starts on the recording's clock
+    for src in sources:
+        kept, first_kept, end = _decode_from(src, offset, start - preroll)
+        if first_kept is not None and first_kept < start:
+            kept = kept[int((start - first_kept) * WHISPER_RATE):]  # drop the preroll
+        pieces.append(kept)
+        offset = end
+    if not pieces:
+        return np.zeros(0, dtype=np.float32)
+    return np.concatenate(pieces).astype(np.float32)
+
+
+def _decode_from(src: str, offset: float, not_before: float) -> tuple[np.ndarray, float | None, float]:
+    """Decode one source placed at ``offset``; skip packets before ``not_before``.
+
+    Returns (samples, recording time of the first kept sample, end time).
+    """
+    resampler = av.AudioResampler(format="flt", layout="mono", rate=WHISPER_RATE)
+    out_pieces: list[np.ndarray] = []
+    first_kept: float | None = None
+    end = offset
+    with av.open(src, metadata_errors="ignore") as container:
+        stream = container.streams.audio[0]
+        first_pts: float | None = None
+        for packet in container.demux(stream):
+            if packet.pts is None:
+                continue
+            t = float(packet.pts * packet.time_base)
+            if first_pts is None:
+                first_pts = t
+            t_rec = offset + t - first_pts
+            end = max(end, t_rec + float((packet.duration or 0) * packet.time_base))
+            if t_rec < not_before:
+                continue
+            try:
+                frames = packet.decode()
+            except av.error.FFmpegError:
+                continue  # a packet cut short at the end of an unfinished stream
+            for frame in frames:
+                if first_kept is None:
+                    first_kept = t_rec
+                for out in resampler.resample(frame):
+                    out_pieces.append(out.to_ndarray().reshape(-1))
+        for out in resampler.resample(None):
+            out_pieces.append(out.to_ndarray().reshape(-1))
+    samples = np.concatenate(out_pieces) if out_pieces else np.zeros(0, dtype=np.float32)
+    return samples.astype(np.float32), first_kept, end
+
+
+def write_wav(path: str, audio: np.ndarray, rate: int = WHISPER_RATE) -> None:
+    """16-bit mono WAV: the plainest file every engine reads."""
+    pcm = (np.clip(audio, -1.0, 1.0) * 32767).astype("<i2")
+    with wave.open(path, "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(rate)
+        wav.writeframes(pcm.tobytes())

@@ -1,0 +1,182 @@
+"""What a recording is, where its audio lives, and the jobs that transcribe it.
+
+Audio lives in the database (``Chunk`` while recording, ``AudioPart`` once
+finished), split into rows of a few MB: a worker on another host reads it over
+the database connection it already needs for job state, so no shared file
+system, no extra service and no extra secret (see app/README.md).
+"""
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class Recording(models.Model):
+    class Source(models.TextChoices):
+        BROWSER = "browser", "Enregistrement"
+        UPLOAD = "upload", "Fichier envoyé"
+
+    class Status(models.TextChoices):
+        RECORDING = "recording", "En cours d'enregistrement"
+        READY = "ready", "Audio prêt"
+        QUEUED = "queued", "En attente"
+        PROCESSING = "processing", "Transcription en cours"
+        DONE = "done", "Transcrit"
+        FAILED = "failed", "Échec"
+        CANCELLED = "cancelled", "Annulé"
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="recordings")
+    title = models.CharField(max_length=200, blank=True)
+    source = models.CharField(max_length=16, choices=Source.choices)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RECORDING)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    finalized_at = models.DateTimeField(null=True, blank=True)
+
+    # Audio: container type of the chunks or of the uploaded file, final size and duration.
+    mime_type = models.CharField(max_length=100, blank=True)
+    original_filename = models.CharField(max_length=255, blank=True)
+    audio_format = models.CharField(max_length=32, blank=True)  # container name PyAV reported
+    audio_bytes = models.BigIntegerField(default=0)
+    duration = models.FloatField(null=True, blank=True)  # seconds
+
+    # Browser sessions: chunks are numbered 0, 1, 2 ... by the client.
+    chunk_count = models.PositiveIntegerField(default=0)  # distinct chunks stored
+
+    # Live transcript of finished chunks while recording.
+    live_text = models.TextField(blank=True)
+    live_upto = models.FloatField(default=0.0)  # seconds of audio already live-transcribed
+    live_pending = models.BooleanField(default=False)
+
+    # Final transcript (replaces the live one).
+    transcript = models.TextField(blank=True)
+    language = models.CharField(max_length=16, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.title or f"Enregistrement {self.pk}"
+
+    @property
+    def display_title(self) -> str:
+        return str(self)
+
+    def latest_job(self) -> "TranscriptionJob | None":
+        return self.jobs.order_by("-created_at").first()
+
+
+class Chunk(models.Model):
+    """One MediaRecorder chunk, stored (committed) before the client gets its ack."""
+
+    recording = models.ForeignKey(Recording, on_delete=models.CASCADE, related_name="chunks")
+    index = models.PositiveIntegerField()
+    data = models.BinaryField()
+    size = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+    # True for the first chunk of each MediaRecorder stream: it carries the container
+    # header. Index 0 always does; a recording resumed after a reload starts another.
+    starts_stream = models.BooleanField(default=False)
+    received_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["index"]
+        constraints = [models.UniqueConstraint(fields=["recording", "index"], name="chunk_unique_index")]
+
+
+class AudioPart(models.Model):
+    """A slice of the finished audio file; parts concatenated in order give the file."""
+
+    recording = models.ForeignKey(Recording, on_delete=models.CASCADE, related_name="audio_parts")
+    index = models.PositiveIntegerField()
+    data = models.BinaryField()
+
+    class Meta:
+        ordering = ["index"]
+        constraints = [models.UniqueConstraint(fields=["recording", "index"], name="audiopart_unique_index")]
+
+
+class TranscriptionJob(models.Model):
+    """One request to transcribe a recording, as seen by the user and by the workers.
+
+    Celery may deliver the same message twice (a worker killed mid-job, Redis'
+    visibility timeout). The job row is the source of truth: a worker *claims*
+    it (``claim_token``) and only the holder of the current claim may write the
+    result, so a job completes exactly once whatever the broker does.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "En attente"
+        RUNNING = "running", "En cours"
+        DONE = "done", "Terminé"
+        FAILED = "failed", "Échec"
+        CANCELLED = "cancelled", "Annulé"
+
+    ACTIVE = (Status.QUEUED, Status.RUNNING)
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    recording = models.ForeignKey(Recording, on_delete=models.CASCADE, related_name="jobs")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    stage = models.CharField(max_length=64, default="queued")
+    progress = models.FloatField(default=0.0)  # percent, 0..100
+    queue = models.CharField(max_length=64)
+    language = models.CharField(max_length=16, blank=True)  # requested; "" = detect
+    celery_task_id = models.CharField(max_length=64, blank=True)
+
+    attempts = models.PositiveIntegerField(default=0)  # claims taken, one per (re)start
+    completions = models.PositiveIntegerField(default=0)  # must end at 1 for a done job
+    claim_token = models.UUIDField(null=True, blank=True)
+    worker = models.CharField(max_length=255, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    stuck = models.BooleanField(default=False)
+    stuck_reason = models.CharField(max_length=255, blank=True)
+    error = models.TextField(blank=True)
+
+    engine = models.CharField(max_length=32, blank=True)
+    model = models.CharField(max_length=255, blank=True)
+    device = models.CharField(max_length=16, blank=True)
+
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE
+
+    def as_dict(self) -> dict:
+        return {
+            "id": str(self.id),
+            "recording": self.recording_id,
+            "status": self.status,
+            "stage": self.stage,
+            "progress": round(self.progress, 1),
+            "queue": self.queue,
+            "attempts": self.attempts,
+            "stuck": self.stuck,
+            "stuck_reason": self.stuck_reason,
+            "error": self.error,
+        }
+
+
+class Segment(models.Model):
+    """A timed piece of the final transcript, as Whisper returned it."""
+
+    recording = models.ForeignKey(Recording, on_delete=models.CASCADE, related_name="segments")
+    job = models.ForeignKey(TranscriptionJob, on_delete=models.CASCADE, related_name="segments")
+    index = models.PositiveIntegerField()
+    start = models.FloatField()
+    end = models.FloatField()
+    text = models.TextField()
+    avg_logprob = models.FloatField(default=0.0)
+    no_speech_prob = models.FloatField(default=0.0)
+
+    class Meta:
+        ordering = ["index"]
+        constraints = [models.UniqueConstraint(fields=["job", "index"], name="segment_unique_index")]

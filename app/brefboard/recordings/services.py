@@ -1,0 +1,289 @@
+"""What the views ask for, kept out of the views so tasks and commands reuse it.
+
+Each function either does all of its work or raises ``ServiceError`` (with the
+HTTP status the view should answer) having changed nothing already stored.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from . import audio, storage
+from .models import Chunk, Recording, TranscriptionJob
+
+
+class ServiceError(Exception):
+    def __init__(self, message: str, status: int = 400, **extra) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.extra = extra
+
+
+CONTAINERS = {"webm": ("webm", ".webm"), "mp4": ("mp4", ".m4a"), "ogg": ("ogg", ".ogg")}
+
+
+def container_for(mime_type: str) -> tuple[str, str]:
+    """FFmpeg muxer name and file suffix for a MediaRecorder MIME type."""
+    base = (mime_type or "audio/webm").split(";")[0].strip().lower()
+    if base.endswith("mp4") or base.endswith("aac") or base.endswith("m4a"):
+        return CONTAINERS["mp4"]
+    if base.endswith("ogg"):
+        return CONTAINERS["ogg"]
+    return CONTAINERS["webm"]
+
+
+def default_language() -> str:
+    lang = settings.BREFBOARD_LANGUAGE.strip().lower()
+    return "" if lang in ("", "auto") else lang
+
+
+def normalize_language(value: str | None) -> str:
+    if value is None:
+        return default_language()
+    value = value.strip().lower()
+    if value in ("", "auto"):
+        return ""
+    if not (2 <= len(value) <= 3 and value.isalpha()):
+        raise ServiceError("langue inconnue (code ISO attendu, ex. fr, en, ou auto)")
+    return value
+
+
+# --- Upload -------------------------------------------------------------------
+
+def create_upload(owner, uploaded_file, *, title: str = "", language: str | None = None) -> Recording:
+    """Check an uploaded file by decoding it, store it, and queue its transcription."""
+    if uploaded_file.size == 0:
+        raise ServiceError("le fichier est vide")
+    if uploaded_file.size > settings.BREFBOARD_MAX_UPLOAD_BYTES:
+        raise ServiceError("le fichier dépasse la taille maximale autorisée", status=413)
+    language = normalize_language(language)
+    path = _local_path(uploaded_file)
+    try:
+        info = audio.probe(path)
+    except audio.InvalidAudio as exc:
+        raise ServiceError(str(exc), status=415 if exc.kind == "not_audio" else 400) from exc
+    finally:
+        if path != getattr(uploaded_file, "temporary_file_path", lambda: None)():
+            os.unlink(path)
+    name = os.path.basename(uploaded_file.name or "audio")[:255]
+    with transaction.atomic():
+        rec = Recording.objects.create(
+            owner=owner,
+            title=title.strip()[:200] or os.path.splitext(name)[0][:200],
+            source=Recording.Source.UPLOAD,
+            status=Recording.Status.READY,
+            mime_type=(uploaded_file.content_type or "")[:100],
+            original_filename=name,
+            audio_format=info.format[:32],
+            duration=info.duration,
+            finalized_at=timezone.now(),
+        )
+        uploaded_file.seek(0)
+        rec.audio_bytes = storage.store_audio(rec, uploaded_file)
+        rec.save(update_fields=["audio_bytes"])
+        enqueue_transcription(rec, language)
+    return rec
+
+
+def _local_path(uploaded_file) -> str:
+    """A path PyAV can open: Django's temp file for big uploads, else a copy of the memory one."""
+    if hasattr(uploaded_file, "temporary_file_path"):
+        return uploaded_file.temporary_file_path()
+    fd, path = tempfile.mkstemp(prefix="brefboard-upload-")
+    with os.fdopen(fd, "wb") as fh:
+        for piece in uploaded_file.chunks():
+            fh.write(piece)
+    uploaded_file.seek(0)
+    return path
+
+
+# --- Browser recording sessions --------------------------------------------------
+
+@dataclass
+class ChunkAck:
+    index: int
+    duplicate: bool
+    received: int
+    missing: list[int]
+
+    def as_dict(self) -> dict:
+        return {"index": self.index, "duplicate": self.duplicate, "received": self.received, "missing": self.missing}
+
+
+def start_session(owner, *, mime_type: str, title: str = "", language: str | None = None) -> Recording:
+    language = normalize_language(language)
+    mime_type = (mime_type or "audio/webm").strip()[:100]
+    rec = Recording.objects.create(
+        owner=owner,
+        title=title.strip()[:200],
+        source=Recording.Source.BROWSER,
+        status=Recording.Status.RECORDING,
+        mime_type=mime_type,
+        language=language,  # requested language until the transcript says otherwise
+    )
+    return rec
+
+
+def missing_chunks(rec: Recording) -> list[int]:
+    indexes = list(Chunk.objects.filter(recording=rec).order_by("index").values_list("index", flat=True))
+    if not indexes:
+        return []
+    present = set(indexes)
+    return [i for i in range(indexes[-1] + 1) if i not in present]
+
+
+def add_chunk(rec: Recording, index: int, data: bytes, *, stream_start: bool = False) -> ChunkAck:
+    """Store chunk ``index`` durably; only then may the view acknowledge it.
+
+    The row is committed before returning (the database fsyncs its log on
+    commit: PostgreSQL always, SQLite with synchronous=FULL). Sending the same
+    chunk again is harmless; a different body for a stored index is refused.
+    """
+    if rec.status != Recording.Status.RECORDING:
+        raise ServiceError("cet enregistrement est déjà terminé", status=409)
+    if index < 0 or index > 1_000_000:
+        raise ServiceError("numéro de morceau invalide")
+    if not data:
+        raise ServiceError("morceau vide")
+    if len(data) > settings.BREFBOARD_MAX_CHUNK_BYTES:
+        raise ServiceError("morceau trop gros", status=413)
+    digest = hashlib.sha256(data).hexdigest()
+    existing = Chunk.objects.filter(recording=rec, index=index).values_list("sha256", flat=True).first()
+    if existing is not None:
+        if existing != digest:
+            raise ServiceError("ce morceau a déjà été reçu avec un autre contenu", status=409)
+        return ChunkAck(index, True, rec.chunk_count, missing_chunks(rec))
+    stream_start = stream_start or index == 0
+    if stream_start:
+        _check_first_chunk(rec, data)
+    try:
+        with transaction.atomic():
+            locked = Recording.objects.select_for_update().get(pk=rec.pk)
+            if locked.status != Recording.Status.RECORDING:
+                raise ServiceError("cet enregistrement est déjà terminé", status=409)
+            Chunk.objects.create(
+                recording=locked, index=index, data=data, size=len(data), sha256=digest, starts_stream=stream_start
+            )
+            locked.chunk_count = Chunk.objects.filter(recording=locked).count()
+            locked.save(update_fields=["chunk_count", "updated_at"])
+    except IntegrityError:
+        # The same chunk raced in on another connection: treat as a resend.
+        return add_chunk(rec, index, data, stream_start=stream_start)
+    rec.refresh_from_db()
+    return ChunkAck(index, False, rec.chunk_count, missing_chunks(rec))
+
+
+def _check_first_chunk(rec: Recording, data: bytes) -> None:
+    if not audio.is_container_start(data):
+        raise ServiceError("le premier morceau doit commencer par un en-tête WebM ou MP4", status=415)
+    fd, path = tempfile.mkstemp(prefix="brefboard-chunk0-")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        audio.check_first_chunk(path)
+    except audio.InvalidAudio as exc:
+        raise ServiceError(str(exc)) from exc
+    finally:
+        os.unlink(path)
+
+
+def finalize(rec: Recording, *, language: str | None = None) -> TranscriptionJob:
+    """Turn the chunks into one valid audio file with its duration, and queue the transcript.
+
+    Refused with 409 while chunks are missing (the client resends them and
+    finishes again); on corrupt data the chunks stay stored and nothing changes.
+    """
+    if rec.status != Recording.Status.RECORDING:
+        raise ServiceError("cet enregistrement est déjà terminé", status=409)
+    if rec.chunk_count == 0:
+        raise ServiceError("aucun morceau reçu : rien à finaliser")
+    missing = missing_chunks(rec)
+    if missing:
+        raise ServiceError("des morceaux manquent", status=409, missing=missing)
+    fmt, suffix = container_for(rec.mime_type)
+    with storage.chunk_streams(rec, suffix=suffix) as raw:
+        fd, final_path = tempfile.mkstemp(prefix="brefboard-final-", suffix=suffix)
+        os.close(fd)
+        try:
+            try:
+                audio.remux(raw, final_path, fmt)
+                info = audio.probe(final_path, strict=False)  # a crashed browser leaves a cut tail
+            except audio.InvalidAudio as exc:
+                raise ServiceError(str(exc), status=422) from exc
+            with transaction.atomic():
+                locked = Recording.objects.select_for_update().get(pk=rec.pk)
+                if locked.status != Recording.Status.RECORDING:
+                    raise ServiceError("cet enregistrement est déjà terminé", status=409)
+                with open(final_path, "rb") as fh:
+                    locked.audio_bytes = storage.store_audio(locked, fh)
+                locked.duration = info.duration
+                locked.audio_format = info.format[:32]
+                locked.status = Recording.Status.READY
+                locked.finalized_at = timezone.now()
+                if not locked.title:
+                    locked.title = f"Réunion du {timezone.localtime(locked.created_at):%d/%m/%Y %H:%M}"
+                locked.save()
+                # The remuxed file now holds every chunk: the raw chunks can go.
+                Chunk.objects.filter(recording=locked).delete()
+                lang = normalize_language(language) if language is not None else locked.language
+                job = enqueue_transcription(locked, lang)
+        finally:
+            os.unlink(final_path)
+    rec.refresh_from_db()
+    return job
+
+
+# --- Jobs ------------------------------------------------------------------------------
+
+def enqueue_transcription(rec: Recording, language: str) -> TranscriptionJob:
+    """Create the job row and send the Celery message once the row is committed."""
+    from .tasks import transcribe_recording
+
+    job = TranscriptionJob.objects.create(
+        recording=rec, queue=settings.BREFBOARD_DEFAULT_QUEUE, language=language or ""
+    )
+    Recording.objects.filter(pk=rec.pk).update(status=Recording.Status.QUEUED)
+
+    def send() -> None:
+        result = transcribe_recording.apply_async(args=[str(job.id)], queue=job.queue)
+        TranscriptionJob.objects.filter(pk=job.pk).update(celery_task_id=result.id or "")
+
+    transaction.on_commit(send)
+    return job
+
+
+def cancel_job(job: TranscriptionJob) -> TranscriptionJob:
+    """Mark the job cancelled; a running worker sees it at its next heartbeat and stops."""
+    from ..celery import app as celery_app
+
+    with transaction.atomic():
+        locked = TranscriptionJob.objects.select_for_update().get(pk=job.pk)
+        if not locked.is_active:
+            raise ServiceError("ce travail est déjà terminé", status=409, job=locked.as_dict())
+        locked.status = TranscriptionJob.Status.CANCELLED
+        locked.stage = "cancelled"
+        locked.finished_at = timezone.now()
+        locked.save()
+        Recording.objects.filter(pk=locked.recording_id).update(status=Recording.Status.CANCELLED)
+    if locked.celery_task_id:
+        try:
+            celery_app.control.revoke(locked.celery_task_id)
+        except Exception:  # noqa: BLE001 - the database flag alone is enough to stop it
+            pass
+    return locked
+
+
+def retranscribe(rec: Recording, language: str | None) -> TranscriptionJob:
+    if rec.finalized_at is None:
+        raise ServiceError("l'enregistrement n'est pas terminé", status=409)
+    if rec.jobs.filter(status__in=TranscriptionJob.ACTIVE).exists():
+        raise ServiceError("une transcription est déjà en cours", status=409)
+    with transaction.atomic():
+        return enqueue_transcription(rec, normalize_language(language))

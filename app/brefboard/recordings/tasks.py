@@ -1,0 +1,363 @@
+"""Celery tasks: transcribe a finished recording, live-transcribe chunks, find stuck jobs.
+
+Delivery guarantees come from two layers. Celery: the message is acknowledged
+only after the task returns (acks_late), and put back if the worker process
+dies (reject_on_worker_lost; Redis also re-delivers unacknowledged messages
+after the visibility timeout). The database: a worker claims the job row
+before working and may write a result only while it holds the claim, so a
+re-delivered message never produces a second transcript.
+"""
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+import uuid
+from datetime import timedelta
+
+from celery import shared_task
+from django.conf import settings
+from django.db import DatabaseError, InterfaceError, OperationalError, close_old_connections, connection, transaction
+from django.utils import timezone
+
+from ..transcription import get_engine
+from . import audio, storage
+from .models import Recording, Segment, TranscriptionJob
+
+log = logging.getLogger(__name__)
+
+# Failures worth another try: the database or the broker blinked.
+TRANSIENT_ERRORS = (OperationalError, InterfaceError, ConnectionError, TimeoutError)
+
+
+class JobCancelled(Exception):
+    """The user cancelled the job, or another worker took it over."""
+
+
+class ClaimHeld(Exception):
+    """Another live worker holds the job; try again after the lease would expire."""
+
+
+def engine_for_worker():
+    """The engine this worker was configured for, built once per process."""
+    return get_engine(
+        settings.BREFBOARD_ENGINE,
+        settings.BREFBOARD_MODEL,
+        settings.BREFBOARD_DEVICE,
+        settings.BREFBOARD_COMPUTE_TYPE,
+    )
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{__import__('os').getpid()}"
+
+
+# --- The claim ---------------------------------------------------------------------------
+
+def claim_job(job_id: str) -> tuple[TranscriptionJob, uuid.UUID] | None:
+    """Take the job for this process. None: nothing to do (finished or cancelled)."""
+    stale = timezone.now() - timedelta(seconds=settings.BREFBOARD_STUCK_AFTER_SECONDS)
+    with transaction.atomic():
+        job = TranscriptionJob.objects.select_for_update().filter(pk=job_id).first()
+        if job is None or not job.is_active:
+            return None
+        if job.status == TranscriptionJob.Status.RUNNING and job.heartbeat_at and job.heartbeat_at > stale:
+            raise ClaimHeld(job.worker)
+        token = uuid.uuid4()
+        now = timezone.now()
+        job.status = TranscriptionJob.Status.RUNNING
+        job.stage = "starting"
+        job.attempts += 1
+        job.claim_token = token
+        job.worker = worker_name()[:255]
+        job.heartbeat_at = now
+        job.started_at = job.started_at or now
+        job.stuck = False
+        job.stuck_reason = ""
+        job.error = ""
+        job.save()
+        Recording.objects.filter(pk=job.recording_id).update(status=Recording.Status.PROCESSING)
+        return job, token
+
+
+def _held(job_id, token):
+    return TranscriptionJob.objects.filter(pk=job_id, claim_token=token, status=TranscriptionJob.Status.RUNNING)
+
+
+def release_claim(job_id, token) -> None:
+    """Give the job back to the queue (before a retry)."""
+    _held(job_id, token).update(status=TranscriptionJob.Status.QUEUED, claim_token=None, stage="retrying")
+
+
+class Heartbeat(threading.Thread):
+    """Refreshes the claim while the engine works; notices cancellation."""
+
+    def __init__(self, job_id, token) -> None:
+        super().__init__(daemon=True, name=f"heartbeat-{job_id}")
+        self.job_id, self.token = job_id, token
+        self.stop_event = threading.Event()
+        self.lost = threading.Event()
+
+    def run(self) -> None:
+        try:
+            while not self.stop_event.wait(settings.BREFBOARD_HEARTBEAT_SECONDS):
+                try:
+                    if _held(self.job_id, self.token).update(heartbeat_at=timezone.now()) == 0:
+                        self.lost.set()
+                        return
+                except DatabaseError:
+                    log.warning("heartbeat for job %s failed; will try again", self.job_id)
+        finally:
+            connection.close()  # this thread's own connection
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        self.join(timeout=5)
+
+
+class Progress:
+    """Engine progress → job row, at most once a second, and the cancel check."""
+
+    def __init__(self, job_id, token, heartbeat: Heartbeat) -> None:
+        self.job_id, self.token, self.heartbeat = job_id, token, heartbeat
+        self.last = 0.0
+
+    def stage(self, name: str) -> None:
+        if _held(self.job_id, self.token).update(stage=name, heartbeat_at=timezone.now()) == 0:
+            raise JobCancelled()
+
+    def __call__(self, fraction: float) -> None:
+        if self.heartbeat.lost.is_set():
+            raise JobCancelled()
+        now = time.monotonic()
+        if now - self.last < 1.0 and fraction < 1.0:
+            return
+        self.last = now
+        updated = _held(self.job_id, self.token).update(
+            progress=round(100.0 * max(0.0, min(1.0, fraction)), 1), heartbeat_at=timezone.now()
+        )
+        if updated == 0:
+            raise JobCancelled()
+
+
+# --- Transcription -------------------------------------------------------------------------
+
+@shared_task(
+    bind=True,
+    name="brefboard.recordings.tasks.transcribe_recording",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    max_retries=None,
+)
+def transcribe_recording(self, job_id: str) -> str:
+    """Transcribe the recording of job ``job_id``; returns the final job status."""
+    close_old_connections()
+    try:
+        claimed = claim_job(job_id)
+    except ClaimHeld as held:
+        # Usually a re-delivery while the first worker is still at it; wait out its lease.
+        log.info("job %s held by %s; checking again later", job_id, held)
+        raise self.retry(countdown=settings.BREFBOARD_STUCK_AFTER_SECONDS, max_retries=1000)
+    except TRANSIENT_ERRORS as exc:
+        raise self.retry(exc=exc, countdown=_backoff(self.request.retries), max_retries=8)
+    if claimed is None:
+        return "skipped"
+    job, token = claimed
+    heartbeat = Heartbeat(job.pk, token)
+    heartbeat.start()
+    progress = Progress(job.pk, token, heartbeat)
+    try:
+        result = _run_engine(job, progress)
+        return _complete(job, token, result)
+    except JobCancelled:
+        log.info("job %s cancelled or taken over; stopping", job_id)
+        return "cancelled"
+    except audio.InvalidAudio as exc:
+        _fail(job, token, f"audio illisible : {exc}")
+        return "failed"
+    except TRANSIENT_ERRORS as exc:
+        _safe(release_claim, job.pk, token)
+        if self.request.retries >= 8:
+            _safe(_fail, job, token, f"erreur passagère répétée : {exc.__class__.__name__}")
+            return "failed"
+        raise self.retry(exc=exc, countdown=_backoff(self.request.retries), max_retries=8)
+    except Exception as exc:
+        log.exception("job %s failed", job_id)
+        _safe(_fail, job, token, f"{exc.__class__.__name__}: {exc}"[:2000])
+        return "failed"
+    finally:
+        heartbeat.stop()
+
+
+def _backoff(retries: int) -> int:
+    return min(300, 5 * 2 ** retries)
+
+
+def _safe(fn, *args) -> None:
+    try:
+        fn(*args)
+    except DatabaseError:
+        log.exception("could not record the job's state")
+
+
+def _run_engine(job: TranscriptionJob, progress: Progress):
+    rec = job.recording
+    progress.stage("fetching_audio")
+    with storage.audio_file(rec, suffix=f".{rec.audio_format or 'bin'}") as path:
+        progress.stage("loading_model")
+        engine = engine_for_worker()
+        TranscriptionJob.objects.filter(pk=job.pk).update(
+            engine=engine.name, model=str(settings.BREFBOARD_MODEL)[:255], device=engine.device
+        )
+        progress.stage("transcribing")
+        return engine.transcribe(
+            path,
+            language=job.language or None,
+            beam_size=settings.BREFBOARD_BEAM_SIZE,
+            on_progress=progress,
+        )
+
+
+def _complete(job: TranscriptionJob, token, result) -> str:
+    """Store the transcript, once: only the holder of the current claim may."""
+    with transaction.atomic():
+        locked = TranscriptionJob.objects.select_for_update().get(pk=job.pk)
+        if locked.claim_token != token or locked.status != TranscriptionJob.Status.RUNNING:
+            return "cancelled"
+        Segment.objects.filter(job=locked).delete()
+        Segment.objects.bulk_create(
+            Segment(
+                recording_id=locked.recording_id,
+                job=locked,
+                index=i,
+                start=s.start,
+                end=s.end,
+                text=s.text,
+                avg_logprob=s.avg_logprob,
+                no_speech_prob=s.no_speech_prob,
+            )
+            for i, s in enumerate(result.segments)
+        )
+        # Older jobs' segments of this recording are superseded by this transcript.
+        Segment.objects.filter(recording_id=locked.recording_id).exclude(job=locked).delete()
+        rec = Recording.objects.select_for_update().get(pk=locked.recording_id)
+        rec.transcript = result.text
+        rec.language = result.language or locked.language
+        if result.duration and not rec.duration:
+            rec.duration = result.duration
+        rec.status = Recording.Status.DONE
+        rec.save()
+        locked.status = TranscriptionJob.Status.DONE
+        locked.stage = "done"
+        locked.progress = 100.0
+        locked.completions += 1
+        locked.claim_token = None
+        locked.finished_at = timezone.now()
+        locked.save()
+    return "done"
+
+
+def _fail(job: TranscriptionJob, token, message: str) -> None:
+    with transaction.atomic():
+        updated = _held(job.pk, token).update(
+            status=TranscriptionJob.Status.FAILED,
+            stage="failed",
+            error=message,
+            claim_token=None,
+            finished_at=timezone.now(),
+        )
+        if updated:
+            Recording.objects.filter(pk=job.recording_id).update(status=Recording.Status.FAILED)
+
+
+# --- Live transcript while recording ---------------------------------------------------------
+
+@shared_task(name="brefboard.recordings.tasks.live_transcribe", acks_late=True, ignore_result=True)
+def live_transcribe(recording_id: int) -> str:
+    """Transcribe the audio received since the last live pass and append it to ``live_text``.
+
+    Best effort: a lost live pass only delays the live text; the final
+    transcript, made from the whole file after stop, replaces it anyway.
+    """
+    close_old_connections()
+    Recording.objects.filter(pk=recording_id).update(live_pending=False)
+    rec = Recording.objects.filter(pk=recording_id).first()
+    if rec is None or rec.status != Recording.Status.RECORDING or rec.chunk_count == 0:
+        return "skipped"
+    start = rec.live_upto
+    from .services import container_for, missing_chunks
+
+    missing = missing_chunks(rec)
+    upto = (missing[0] - 1) if missing else None  # only the unbroken run from chunk 0
+    if upto is not None and upto < 0:
+        return "skipped"
+    with storage.chunk_streams(rec, upto_index=upto, suffix=container_for(rec.mime_type)[1]) as streams:
+        pcm = audio.decode_mono16k(streams, start=start)
+    seconds = len(pcm) / audio.WHISPER_RATE
+    if seconds < settings.BREFBOARD_LIVE_MIN_SECONDS:
+        return "waiting"
+    import os
+    import tempfile
+
+    fd, wav = tempfile.mkstemp(prefix="brefboard-live-", suffix=".wav")
+    os.close(fd)
+    try:
+        audio.write_wav(wav, pcm)
+        lang = rec.language or None
+        result = engine_for_worker().transcribe(wav, language=lang, beam_size=1)
+    finally:
+        os.unlink(wav)
+    text = result.text.strip()
+    with transaction.atomic():
+        locked = Recording.objects.select_for_update().get(pk=recording_id)
+        if locked.live_upto != start or locked.status != Recording.Status.RECORDING:
+            return "superseded"  # another pass got there first
+        locked.live_upto = start + seconds
+        if text:
+            locked.live_text = (locked.live_text + " " + text).strip()
+        locked.save(update_fields=["live_upto", "live_text", "updated_at"])
+    return "done"
+
+
+def queue_live_pass(rec: Recording) -> None:
+    """Ask for a live pass unless one is already waiting for this recording."""
+    if not settings.BREFBOARD_LIVE_ENABLED:
+        return
+    if Recording.objects.filter(pk=rec.pk, live_pending=False).update(live_pending=True):
+        transaction.on_commit(
+            lambda: live_transcribe.apply_async(args=[rec.pk], queue=settings.BREFBOARD_LIVE_QUEUE)
+        )
+
+
+# --- Stuck jobs -------------------------------------------------------------------------------
+
+@shared_task(name="brefboard.recordings.tasks.detect_stuck_jobs")
+def detect_stuck_jobs() -> dict:
+    """Report jobs whose worker went silent or that no worker picked up, and requeue them.
+
+    A running job whose heartbeat is older than BREFBOARD_STUCK_AFTER_SECONDS
+    lost its worker (killed, host down). Its message may be gone too (Redis
+    re-delivered it to a worker that saw a fresh lease), so send it again:
+    the claim makes a duplicate harmless.
+    """
+    close_old_connections()
+    now = timezone.now()
+    silent = now - timedelta(seconds=settings.BREFBOARD_STUCK_AFTER_SECONDS)
+    waiting = now - timedelta(seconds=settings.BREFBOARD_QUEUED_STUCK_AFTER_SECONDS)
+    found = {"running": 0, "queued": 0}
+    for job in TranscriptionJob.objects.filter(status=TranscriptionJob.Status.RUNNING, heartbeat_at__lt=silent):
+        reason = f"plus de nouvelles du worker {job.worker} depuis {job.heartbeat_at:%H:%M:%S}"
+        TranscriptionJob.objects.filter(pk=job.pk, heartbeat_at=job.heartbeat_at).update(
+            stuck=True, stuck_reason=reason[:255]
+        )
+        transcribe_recording.apply_async(args=[str(job.pk)], queue=job.queue)
+        found["running"] += 1
+    for job in TranscriptionJob.objects.filter(status=TranscriptionJob.Status.QUEUED, created_at__lt=waiting, stuck=False):
+        TranscriptionJob.objects.filter(pk=job.pk).update(
+            stuck=True, stuck_reason=f"aucun worker n'a pris ce travail (file {job.queue})"[:255]
+        )
+        found["queued"] += 1
+    if found["running"] or found["queued"]:
+        log.warning("stuck jobs: %s", found)
+    return found

@@ -1,0 +1,262 @@
+"""Pages and JSON endpoints. Thin: the work is in services.py and tasks.py.
+
+Every view is login-protected by LoginRequiredMiddleware and looks objects up
+with ``owner=request.user``, so another user's id is a 404 like a missing one.
+"""
+from __future__ import annotations
+
+import json
+import uuid
+
+from django.conf import settings
+from django.db.models import Q
+from django.http import Http404, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from . import services
+from .models import Recording, TranscriptionJob
+from .services import ServiceError
+from .tasks import queue_live_pass
+
+
+def _error(exc: ServiceError) -> JsonResponse:
+    return JsonResponse({"error": exc.message, **exc.extra}, status=exc.status)
+
+
+def _own_recording(request, pk: int) -> Recording:
+    return get_object_or_404(Recording, pk=pk, owner=request.user)
+
+
+def _own_job(request, job_id: str) -> TranscriptionJob:
+    try:
+        uuid.UUID(str(job_id))
+    except ValueError:
+        raise Http404("travail inconnu") from None
+    return get_object_or_404(TranscriptionJob, pk=job_id, recording__owner=request.user)
+
+
+def _wants_json(request) -> bool:
+    return "application/json" in request.headers.get("Accept", "")
+
+
+# --- Pages ---------------------------------------------------------------------------------
+
+@require_GET
+def home(request):
+    """The recorder, the upload form, and the latest recordings."""
+    recent = Recording.objects.filter(owner=request.user).prefetch_related("jobs")[:10]
+    return render(request, "recordings/home.html", {
+        "recent": recent,
+        "max_upload_mb": settings.BREFBOARD_MAX_UPLOAD_BYTES // (1024 * 1024),
+        "default_language": services.default_language() or "auto",
+    })
+
+
+@require_GET
+def profil(request):
+    """The original's profile page: the user's transcriptions, ?search= and ?sort=."""
+    qs = Recording.objects.filter(owner=request.user)
+    search = request.GET.get("search", "").strip()
+    if search:
+        qs = qs.filter(Q(title__icontains=search) | Q(transcript__icontains=search))
+    sort = request.GET.get("sort", "desc")
+    qs = qs.order_by("created_at" if sort == "asc" else "-created_at")
+    return render(request, "recordings/profil.html", {"recordings": qs[:200], "search": search, "sort": sort})
+
+
+@require_GET
+def recording_detail(request, pk: int):
+    rec = _own_recording(request, pk)
+    return render(request, "recordings/detail.html", {
+        "rec": rec,
+        "job": rec.latest_job(),
+        "segments": rec.segments.all(),
+    })
+
+
+@require_POST
+def upload(request):
+    """Upload an audio or video file; 413 above the size limit, before anything is read."""
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared > settings.BREFBOARD_MAX_UPLOAD_BYTES + 64 * 1024:
+        return JsonResponse({"error": "le fichier dépasse la taille maximale autorisée"}, status=413)
+    uploaded = request.FILES.get("audio")
+    if uploaded is None:
+        return JsonResponse({"error": "aucun fichier reçu (champ « audio »)"}, status=400)
+    try:
+        rec = services.create_upload(
+            request.user, uploaded, title=request.POST.get("title", ""), language=request.POST.get("language")
+        )
+    except ServiceError as exc:
+        if _wants_json(request):
+            return _error(exc)
+        return render(request, "recordings/upload_error.html", {"error": exc.message}, status=exc.status)
+    job = rec.latest_job()
+    if _wants_json(request):
+        return JsonResponse({"recording": rec.pk, "job": str(job.pk), "url": rec_url(rec)}, status=201)
+    return redirect("recording_detail", pk=rec.pk)
+
+
+def rec_url(rec: Recording) -> str:
+    from django.urls import reverse
+
+    return reverse("recording_detail", args=[rec.pk])
+
+
+# --- Browser recording session API -----------------------------------------------------------
+
+@require_POST
+def session_start(request):
+    try:
+        body = json.loads(request.body or b"{}")
+    except ValueError:
+        return JsonResponse({"error": "JSON invalide"}, status=400)
+    try:
+        rec = services.start_session(
+            request.user,
+            mime_type=str(body.get("mime_type", "audio/webm")),
+            title=str(body.get("title", "")),
+            language=body.get("language"),
+        )
+    except ServiceError as exc:
+        return _error(exc)
+    return JsonResponse(_session_state(rec), status=201)
+
+
+def _session_state(rec: Recording) -> dict:
+    return {
+        "id": rec.pk,
+        "status": rec.status,
+        "mime_type": rec.mime_type,
+        "received": rec.chunk_count,
+        "next_index": (rec.chunks.order_by("-index").values_list("index", flat=True).first() or -1) + 1
+        if rec.status == Recording.Status.RECORDING else None,
+        "missing": services.missing_chunks(rec) if rec.status == Recording.Status.RECORDING else [],
+        "live_text": rec.live_text,
+        "url": rec_url(rec),
+    }
+
+
+@require_GET
+def session_state(request, pk: int):
+    return JsonResponse(_session_state(_own_recording(request, pk)))
+
+
+@require_GET
+def unfinished_sessions(request):
+    """Recordings left open (reload, network cut): the page offers to resume or finish them."""
+    recs = Recording.objects.filter(owner=request.user, status=Recording.Status.RECORDING, chunk_count__gt=0)
+    return JsonResponse({"sessions": [_session_state(r) for r in recs[:20]]})
+
+
+@require_http_methods(["PUT", "POST"])
+def session_chunk(request, pk: int, index: int):
+    """Store chunk ``index`` (raw body); the 200 is sent only once it is committed."""
+    rec = _own_recording(request, pk)
+    try:
+        ack = services.add_chunk(rec, index, request.body, stream_start=request.GET.get("stream_start") == "1")
+    except ServiceError as exc:
+        return _error(exc)
+    if not ack.duplicate:
+        queue_live_pass(rec)
+    return JsonResponse(ack.as_dict())
+
+
+@require_POST
+def session_finish(request, pk: int):
+    rec = _own_recording(request, pk)
+    try:
+        body = json.loads(request.body or b"{}")
+    except ValueError:
+        body = {}
+    try:
+        job = services.finalize(rec, language=body.get("language"))
+    except ServiceError as exc:
+        return _error(exc)
+    rec.refresh_from_db()
+    return JsonResponse({"recording": rec.pk, "job": str(job.pk), "duration": rec.duration, "url": rec_url(rec)})
+
+
+@require_POST
+def session_discard(request, pk: int):
+    rec = _own_recording(request, pk)
+    if rec.status != Recording.Status.RECORDING:
+        return JsonResponse({"error": "cet enregistrement est déjà terminé"}, status=409)
+    rec.delete()
+    return JsonResponse({"status": "success"})
+
+
+# --- Jobs -----------------------------------------------------------------------------------------
+
+@require_GET
+def job_status(request, job_id):
+    job = _own_job(request, job_id)
+    data = job.as_dict()
+    data["recording_status"] = job.recording.status
+    return JsonResponse(data)
+
+
+@require_POST
+def job_cancel(request, job_id):
+    job = _own_job(request, job_id)
+    try:
+        job = services.cancel_job(job)
+    except ServiceError as exc:
+        return _error(exc)
+    if _wants_json(request):
+        return JsonResponse(job.as_dict())
+    return redirect("recording_detail", pk=job.recording_id)
+
+
+@require_POST
+def recording_retranscribe(request, pk: int):
+    rec = _own_recording(request, pk)
+    try:
+        job = services.retranscribe(rec, request.POST.get("language"))
+    except ServiceError as exc:
+        return _error(exc)
+    if _wants_json(request):
+        return JsonResponse(job.as_dict(), status=201)
+    return redirect("recording_detail", pk=rec.pk)
+
+
+@require_GET
+def recording_audio(request, pk: int):
+    """The finished audio file, for the page's player and for downloads."""
+    from .storage import recording_bytes
+
+    rec = _own_recording(request, pk)
+    if rec.finalized_at is None:
+        raise Http404("audio pas encore finalisé")
+    content_type = {"webm": "audio/webm", "matroska,webm": "audio/webm", "mp4": "audio/mp4"}.get(
+        rec.audio_format, rec.mime_type or "application/octet-stream"
+    )
+    return HttpResponse(recording_bytes(rec), content_type=content_type.split(";")[0])
+
+
+# --- The original's JSON endpoints (same shapes) -------------------------------------------------
+
+@require_GET
+def get_transcription(request, pk: int):
+    rec = _own_recording(request, pk)
+    return JsonResponse({"title": rec.display_title, "text": rec.transcript})
+
+
+@require_POST
+def delete_transcription(request, pk: int):
+    rec = _own_recording(request, pk)
+    rec.delete()
+    return JsonResponse({"status": "success"})
+
+
+@require_GET
+def current_transcription(request):
+    """The live transcript of the user's recording in progress (the original's polling endpoint)."""
+    rec = Recording.objects.filter(owner=request.user, status=Recording.Status.RECORDING).order_by("-created_at").first()
+    if rec is None:
+        return JsonResponse({"transcription": "", "recording": None})
+    return JsonResponse({"transcription": rec.live_text, "recording": rec.pk})

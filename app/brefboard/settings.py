@@ -1,0 +1,212 @@
+"""BrefBoard settings, all read from the environment.
+
+One settings module for every host (web, CPU worker, GPU worker): what differs
+between them is the environment, never the code. Every variable is listed in
+app/README.md. Nothing secret has a usable default outside DEBUG.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+BASE_DIR = Path(__file__).resolve().parent
+
+
+def env_str(name: str, default: str = "") -> str:
+    return os.environ.get(name, default)
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    return int(raw) if raw not in (None, "") else default
+
+
+def env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    return float(raw) if raw not in (None, "") else default
+
+
+def env_list(name: str, default: str = "") -> list[str]:
+    return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
+
+
+def database_from_url(url: str) -> dict:
+    """Turn ``postgres://user:pass@host:port/name`` or ``sqlite:///path`` into a DATABASES entry."""
+    parsed = urlparse(url)
+    if parsed.scheme in {"postgres", "postgresql", "pgsql"}:
+        return {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": unquote(parsed.path.lstrip("/")),
+            "USER": unquote(parsed.username or ""),
+            "PASSWORD": unquote(parsed.password or ""),
+            "HOST": parsed.hostname or "",
+            "PORT": str(parsed.port or ""),
+            "CONN_MAX_AGE": env_int("BREFBOARD_DB_CONN_MAX_AGE", 60),
+            "CONN_HEALTH_CHECKS": True,
+        }
+    if parsed.scheme == "sqlite":
+        return sqlite_database(parsed.path or str(BASE_DIR.parent / "brefboard.sqlite3"))
+    raise ValueError(f"DATABASE_URL: unsupported scheme {parsed.scheme!r} (postgres:// or sqlite://)")
+
+
+def sqlite_database(path: str) -> dict:
+    return {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": path,
+        # WAL lets the web process read while a worker writes; FULL sync makes a
+        # committed chunk survive a power cut (it is acknowledged only after commit).
+        "OPTIONS": {
+            "timeout": 30,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;",
+        },
+        "TEST": {"NAME": os.environ.get("BREFBOARD_TEST_DB") or None},
+    }
+
+
+DEBUG = env_bool("DJANGO_DEBUG", False)
+SECRET_KEY = env_str("DJANGO_SECRET_KEY") or ("insecure-dev-key-only-for-debug" if DEBUG else "")
+if not SECRET_KEY:
+    raise RuntimeError("DJANGO_SECRET_KEY must be set (or DJANGO_DEBUG=1 for development)")
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "brefboard.accounts",
+    "brefboard.recordings",
+] + env_list("BREFBOARD_EXTRA_APPS")
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Every page needs a login; the few public ones are marked @login_not_required.
+    "django.contrib.auth.middleware.LoginRequiredMiddleware",
+]
+
+ROOT_URLCONF = "brefboard.urls"
+WSGI_APPLICATION = "brefboard.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+DATABASES = {
+    "default": database_from_url(env_str("DATABASE_URL"))
+    if env_str("DATABASE_URL")
+    else sqlite_database(env_str("BREFBOARD_SQLITE_PATH", str(BASE_DIR.parent / "brefboard.sqlite3")))
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "fr-fr"
+TIME_ZONE = env_str("TZ", "Europe/Paris")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = env_str("BREFBOARD_STATIC_ROOT", str(BASE_DIR.parent / "staticfiles"))
+
+SESSION_COOKIE_SECURE = env_bool("BREFBOARD_SECURE_COOKIES", not DEBUG)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BREFBOARD_BEHIND_TLS_PROXY") else None
+
+# --- Uploads and recordings -------------------------------------------------
+# Largest accepted upload (bytes); bigger requests get 413 before being stored.
+BREFBOARD_MAX_UPLOAD_BYTES = env_int("BREFBOARD_MAX_UPLOAD_BYTES", 500 * 1024 * 1024)
+# Largest single browser chunk (bytes): a few seconds of opus is a few kB.
+BREFBOARD_MAX_CHUNK_BYTES = env_int("BREFBOARD_MAX_CHUNK_BYTES", 8 * 1024 * 1024)
+# Django must not refuse the upload itself before our own check can say why.
+DATA_UPLOAD_MAX_MEMORY_SIZE = max(BREFBOARD_MAX_CHUNK_BYTES, 2_621_440)
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+FILE_UPLOAD_TEMP_DIR = env_str("BREFBOARD_UPLOAD_TMP") or None
+# Size of each database row holding a piece of a finished audio file.
+BREFBOARD_AUDIO_PART_BYTES = env_int("BREFBOARD_AUDIO_PART_BYTES", 4 * 1024 * 1024)
+
+# --- Transcription ----------------------------------------------------------
+BREFBOARD_ENGINE = env_str("BREFBOARD_ENGINE", "faster-whisper")  # or openai-whisper
+BREFBOARD_MODEL = env_str("BREFBOARD_MODEL", "small")  # name or local directory/file
+BREFBOARD_DEVICE = env_str("BREFBOARD_DEVICE", "auto")  # auto | cpu | cuda
+BREFBOARD_COMPUTE_TYPE = env_str("BREFBOARD_COMPUTE_TYPE", "")  # "" = engine default
+BREFBOARD_LANGUAGE = env_str("BREFBOARD_LANGUAGE", "fr")  # "auto" = detect
+BREFBOARD_BEAM_SIZE = env_int("BREFBOARD_BEAM_SIZE", 5)
+BREFBOARD_LIVE_ENABLED = env_bool("BREFBOARD_LIVE_ENABLED", True)
+BREFBOARD_LIVE_MIN_SECONDS = env_float("BREFBOARD_LIVE_MIN_SECONDS", 4.0)
+# Queue new jobs go to; workers choose theirs with `celery worker -Q`.
+BREFBOARD_DEFAULT_QUEUE = env_str("BREFBOARD_DEFAULT_QUEUE", "transcribe.cpu")
+BREFBOARD_LIVE_QUEUE = env_str("BREFBOARD_LIVE_QUEUE", "") or BREFBOARD_DEFAULT_QUEUE
+# A running job refreshes its heartbeat this often; one silent for STUCK_AFTER is stuck.
+BREFBOARD_HEARTBEAT_SECONDS = env_float("BREFBOARD_HEARTBEAT_SECONDS", 10.0)
+BREFBOARD_STUCK_AFTER_SECONDS = env_float("BREFBOARD_STUCK_AFTER_SECONDS", 120.0)
+# A job queued for this long with no worker taking it is reported stuck too.
+BREFBOARD_QUEUED_STUCK_AFTER_SECONDS = env_float("BREFBOARD_QUEUED_STUCK_AFTER_SECONDS", 3600.0)
+
+# --- Celery -----------------------------------------------------------------
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
+CELERY_RESULT_BACKEND = None  # job state lives in the database, not in Celery results
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_DEFAULT_QUEUE = BREFBOARD_DEFAULT_QUEUE
+CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+# Redis re-delivers an unacknowledged message after this many seconds. A duplicate
+# delivery is harmless (the job is claimed in the database) but costs a wake-up,
+# so keep it above the longest transcription.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env_int("BREFBOARD_VISIBILITY_TIMEOUT", 4 * 3600),
+}
+CELERY_BEAT_SCHEDULE = {
+    "detect-stuck-jobs": {
+        "task": "brefboard.recordings.tasks.detect_stuck_jobs",
+        "schedule": env_float("BREFBOARD_STUCK_CHECK_SECONDS", 60.0),
+        "options": {"queue": env_str("BREFBOARD_HOUSEKEEPING_QUEUE", "celery")},
+    }
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env_str("BREFBOARD_LOG_LEVEL", "INFO")},
+}

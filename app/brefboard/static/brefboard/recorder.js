@@ -1,0 +1,199 @@
+/* BrefBoard browser recorder.
+ *
+ * MediaRecorder emits a chunk every CHUNK_MS; each chunk is numbered and sent
+ * to the recording session in order, retried until the server acknowledges it
+ * (the server commits it first). A re-sent chunk is harmless. After a reload
+ * the page finds the unfinished session and offers to resume it (a new
+ * MediaRecorder stream is appended, marked stream_start) or to finish it.
+ */
+(function () {
+  "use strict";
+  const CHUNK_MS = 3000;
+  const root = document.getElementById("recorder");
+  if (!root) return;
+  const $ = (id) => document.getElementById(id);
+  const statusEl = $("rec-status"), liveEl = $("live-transcript"), levelEl = $("level");
+  const startBtn = $("start"), stopBtn = $("stop");
+
+  function csrfToken() {
+    const m = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+    return m ? decodeURIComponent(m[1]) : "";
+  }
+  async function api(url, options) {
+    const opts = Object.assign({credentials: "same-origin", headers: {}}, options || {});
+    opts.headers = Object.assign({"X-CSRFToken": csrfToken(), "Accept": "application/json"}, opts.headers);
+    const r = await fetch(url, opts);
+    let body = null;
+    try { body = await r.json(); } catch (e) { body = null; }
+    return {ok: r.ok, status: r.status, body: body};
+  }
+  function say(text) { statusEl.textContent = text; }
+
+  function pickMimeType() {
+    const wanted = ["audio/webm;codecs=opus", "audio/webm", "audio/mp4;codecs=mp4a.40.2", "audio/mp4"];
+    for (const t of wanted) if (window.MediaRecorder && MediaRecorder.isTypeSupported(t)) return t;
+    return "";
+  }
+
+  // --- State of the current session ---------------------------------------------------
+  let session = null;        // {id, url}
+  let recorder = null, stream = null, audioCtx = null;
+  let nextIndex = 0, streamStart = true;
+  const queue = [];          // [{index, blob, streamStart}]
+  let sending = false, livePoll = null;
+  window.brefboard = {maxLevel: 0, sent: 0, session: () => session};
+
+  async function sendLoop() {
+    if (sending) return;
+    sending = true;
+    let delay = 500;
+    while (queue.length) {
+      const item = queue[0];
+      let res;
+      try {
+        const url = `${root.dataset.sessionsUrl}${session.id}/chunks/${item.index}/` + (item.streamStart ? "?stream_start=1" : "");
+        res = await api(url, {method: "PUT", body: item.blob, headers: {"Content-Type": item.blob.type || "application/octet-stream"}});
+      } catch (e) {
+        res = {ok: false, status: 0};
+      }
+      if (res.ok) {
+        queue.shift();
+        window.brefboard.sent += 1;
+        delay = 500;
+        continue;
+      }
+      if (res.status >= 400 && res.status < 500 && res.status !== 408 && res.status !== 429) {
+        say(`Morceau ${item.index} refusé : ${(res.body && res.body.error) || res.status}`);
+        queue.shift();  // the server will never take it; do not block the rest
+        continue;
+      }
+      say(`Réseau indisponible, nouvel essai dans ${Math.round(delay / 1000)} s…`);
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(delay * 2, 15000);
+    }
+    sending = false;
+  }
+
+  function meter(mediaStream) {
+    try {
+      audioCtx = new (window.AudioContext || window.webkitAudioContext)();
+      const src = audioCtx.createMediaStreamSource(mediaStream);
+      const analyser = audioCtx.createAnalyser();
+      analyser.fftSize = 2048;
+      src.connect(analyser);
+      const buf = new Float32Array(analyser.fftSize);
+      (function tick() {
+        if (!recorder) return;
+        analyser.getFloatTimeDomainData(buf);
+        let sum = 0;
+        for (const v of buf) sum += v * v;
+        const rms = Math.sqrt(sum / buf.length);
+        levelEl.value = Math.min(1, rms * 4);
+        window.brefboard.maxLevel = Math.max(window.brefboard.maxLevel, rms);
+        requestAnimationFrame(tick);
+      })();
+    } catch (e) { /* the meter is a nicety */ }
+  }
+
+  async function startRecorder() {
+    stream = await navigator.mediaDevices.getUserMedia({audio: {echoCancellation: false, noiseSuppression: false, autoGainControl: false}});
+    const mimeType = pickMimeType();
+    recorder = new MediaRecorder(stream, mimeType ? {mimeType: mimeType} : {});
+    streamStart = true;  // this MediaRecorder's first chunk carries its own header
+    recorder.ondataavailable = (ev) => {
+      if (!ev.data || ev.data.size === 0) return;
+      queue.push({index: nextIndex++, blob: ev.data, streamStart: streamStart});
+      streamStart = false;
+      sendLoop();
+    };
+    recorder.start(CHUNK_MS);
+    meter(stream);
+    startBtn.disabled = true;
+    stopBtn.disabled = false;
+    say("Enregistrement en cours…");
+    livePoll = setInterval(refreshLive, 3000);
+    return recorder.mimeType || mimeType || "audio/webm";
+  }
+
+  async function refreshLive() {
+    if (!session) return;
+    const r = await api(`${root.dataset.sessionsUrl}${session.id}/`).catch(() => null);
+    if (r && r.ok && r.body) liveEl.textContent = r.body.live_text || "";
+  }
+
+  async function start() {
+    startBtn.disabled = true;
+    const mimeType = pickMimeType() || "audio/webm";
+    const r = await api(root.dataset.sessionsUrl, {method: "POST", headers: {"Content-Type": "application/json"},
+      body: JSON.stringify({mime_type: mimeType, language: root.dataset.language})});
+    if (!r.ok) { say("Impossible de démarrer : " + ((r.body && r.body.error) || r.status)); startBtn.disabled = false; return; }
+    session = r.body;
+    nextIndex = 0;
+    try { await startRecorder(); } catch (e) { say("Micro indisponible : " + e); startBtn.disabled = false; }
+  }
+
+  function stopRecorder() {
+    return new Promise((resolve) => {
+      if (!recorder || recorder.state === "inactive") return resolve();
+      recorder.addEventListener("stop", () => resolve(), {once: true});
+      recorder.stop();
+    });
+  }
+
+  async function waitQueue() {
+    while (queue.length || sending) await new Promise((r) => setTimeout(r, 200));
+  }
+
+  async function finish() {
+    stopBtn.disabled = true;
+    say("Envoi des derniers morceaux…");
+    await stopRecorder();
+    recorder = null;
+    if (stream) stream.getTracks().forEach((t) => t.stop());
+    if (audioCtx) audioCtx.close();
+    clearInterval(livePoll);
+    await waitQueue();
+    await finishSession();
+  }
+
+  async function finishSession() {
+    say("Finalisation…");
+    for (let tries = 0; tries < 5; tries++) {
+      const r = await api(`${root.dataset.sessionsUrl}${session.id}/finish/`, {method: "POST", headers: {"Content-Type": "application/json"}, body: "{}"});
+      if (r.ok) { say("Transcription en file d'attente."); window.location.href = r.body.url; return; }
+      if (r.status === 409 && r.body && r.body.missing && r.body.missing.length) {
+        say(`Morceaux manquants : ${r.body.missing.join(", ")} (perdus pendant une coupure).`);
+        // A missing chunk can no longer be sent (it lived in a page that is gone): say so and stop.
+        return;
+      }
+      say("Échec de la finalisation : " + ((r.body && r.body.error) || r.status));
+      await new Promise((res) => setTimeout(res, 2000));
+    }
+  }
+
+  // --- Unfinished sessions after a reload ---------------------------------------------------
+  async function checkUnfinished() {
+    const r = await api(root.dataset.unfinishedUrl).catch(() => null);
+    if (!r || !r.ok || !r.body.sessions.length) return;
+    const s = r.body.sessions[0];
+    $("resume-info").textContent = `${s.received} morceaux reçus`;
+    $("resume").hidden = false;
+    liveEl.textContent = s.live_text || "";
+    $("resume-continue").onclick = async () => {
+      $("resume").hidden = true;
+      session = s;
+      nextIndex = s.next_index;
+      try { await startRecorder(); } catch (e) { say("Micro indisponible : " + e); }
+    };
+    $("resume-finish").onclick = async () => { $("resume").hidden = true; session = s; await finishSession(); };
+    $("resume-discard").onclick = async () => {
+      await api(`${root.dataset.sessionsUrl}${s.id}/discard/`, {method: "POST"});
+      $("resume").hidden = true;
+    };
+  }
+
+  startBtn.addEventListener("click", start);
+  stopBtn.addEventListener("click", finish);
+  window.addEventListener("beforeunload", (ev) => { if (queue.length) { ev.preventDefault(); ev.returnValue = ""; } });
+  checkUnfinished();
+})();

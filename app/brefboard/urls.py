@@ -1,0 +1,15 @@
+"""Top-level URLs: accounts, recordings, and whatever optional apps add."""
+from django.apps import apps
+from django.contrib import admin
+from django.urls import include, path
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("", include("brefboard.accounts.urls")),
+    path("", include("brefboard.recordings.urls")),
+]
+
+# Optional apps (e.g. the library) plug in their own URLs when installed; they come
+# first so that they may take over a page of ours (the library's `profil`).
+if apps.is_installed("brefboard.library"):
+    urlpatterns.insert(1, path("", include("brefboard.library.urls")))

@@ -1,0 +1,92 @@
+"""Helpers shared by the tests: speech synthesis, worker processes, waiting."""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+APP_DIR = Path(__file__).resolve().parent.parent
+
+ENGLISH_TEXT = (
+    "The quarterly budget meeting will begin at nine o'clock. "
+    "Please bring the marketing report and the sales figures for the northern region."
+)
+
+
+def espeak(text: str, path: Path, voice: str = "en-us", speed: int = 150) -> Path:
+    """Synthesise ``text`` to a 16-bit PCM WAV with espeak-ng."""
+    if shutil.which("espeak-ng") is None:
+        pytest.fail("espeak-ng is missing: scripts/test-app.sh installs it")
+    subprocess.run(["espeak-ng", "-v", voice, "-s", str(speed), "-w", str(path), text], check=True)
+    return path
+
+
+def transcode(src: Path, dst: Path, *args: str) -> Path:
+    """Re-encode with ffmpeg (e.g. to WebM/Opus as Chrome's MediaRecorder makes it)."""
+    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", str(src), *args, str(dst)], check=True)
+    return dst
+
+
+def words(text: str) -> list[str]:
+    return re.findall(r"[a-zà-ÿ']+", text.lower())
+
+
+class Worker:
+    """A real `celery worker` process (prefork, one child) in its own process group."""
+
+    def __init__(self, log_path: Path, queues: str = "transcribe.cpu,celery", name: str = "test") -> None:
+        self.log_path = log_path
+        self.queues = queues
+        self.name = name
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 60) -> "Worker":
+        env = dict(os.environ, DJANGO_SETTINGS_MODULE="tests.django_settings", PYTHONPATH=str(APP_DIR))
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "brefboard", "worker", "-Q", self.queues,
+             "--pool", "prefork", "--concurrency", "1", "-n", f"{self.name}@%h",
+             "--without-gossip", "--without-mingle", "-l", "info"],
+            cwd=APP_DIR, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while b" ready." not in self.log_path.read_bytes():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("celery worker did not start:\n" + self.log_path.read_text(errors="replace")[-3000:])
+            time.sleep(0.2)
+        return self
+
+    def kill(self) -> None:
+        """SIGKILL the whole worker (parent and pool child): no chance to clean up."""
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self.log.close()
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def wait_for(predicate, timeout: float, interval: float = 0.5, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
