@@ -23,7 +23,7 @@ import math
 import re
 from dataclasses import dataclass, field
 
-from .language import DEFAULT_LANGUAGE, split_sentences
+from .language import DEFAULT_LANGUAGE, STOPWORDS, split_sentences
 
 TITLE_MAX_WORDS = 10
 MIN_WORDS = 5  # below this no model is asked: there is nothing to summarise
@@ -213,6 +213,7 @@ _TITLE_PREFIX = re.compile(
     r"^\s*(?:#+\s*|\*\*)?\s*(?:titre|title|proposition de titre|suggested title)\s*[:：-]\s*",
     re.IGNORECASE,
 )
+_ALL_STOPWORDS = frozenset().union(*STOPWORDS.values())
 _QUOTES = "\"'«»“”‘’„`*_#"
 _FINAL_PUNCT = ".,;:!?…-–—·/\\|" + _QUOTES
 
@@ -224,9 +225,17 @@ def clean_title(raw: str, *, max_words: int = TITLE_MAX_WORDS) -> str:
     line = _TITLE_PREFIX.sub("", line)
     line = line.strip().strip(_QUOTES).strip()
     line = re.sub(r"[*_`#]+", "", line)
-    tokens = [t for t in line.split() if t.strip(_FINAL_PUNCT)]
-    tokens = tokens[:max_words]
-    title = " ".join(tokens).strip()
+    kept, count, cut = [], 0, False
+    for token in line.split():
+        is_word = any(ch.isalnum() for ch in token)  # "—" or ":" alone is no word
+        if is_word and count == max_words:
+            cut = True
+            break
+        kept.append(token)
+        count += is_word
+    while cut and len(kept) > 1 and kept[-1].lower().strip(_FINAL_PUNCT) in _ALL_STOPWORDS:
+        kept.pop()  # a cut title should not end on "de la" or "and the"
+    title = " ".join(kept).strip()
     while title and title[-1] in _FINAL_PUNCT + " ":
         title = title[:-1].rstrip()
     title = title.lstrip(_FINAL_PUNCT + " ")

@@ -11,6 +11,7 @@ plays a rule-following model.
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections import deque
@@ -67,7 +68,7 @@ def default_responder(req: Recorded) -> str:
     if "json" in system:
         return json.dumps({"key_points": ["Point A"], "decisions": ["Décision B"],
                            "action_items": ["Action C"]})
-    if "titre" in system or "title" in system:
+    if re.search(r"(au plus|at most) \d+ (mots|words)", system):
         return "Réunion de test"
     return "Résumé formel de la réunion."
 
