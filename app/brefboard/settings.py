@@ -88,6 +88,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "brefboard.accounts",
     "brefboard.recordings",
+    "brefboard.library",
 ] + env_list("BREFBOARD_EXTRA_APPS")
 
 MIDDLEWARE = [

@@ -149,10 +149,22 @@ class LLMConfig:
             except (TypeError, ValueError):
                 raise LLMNotConfigured(f"{name} must be a number, got {raw!r}.") from None
 
+        api_key = str(env.get("LLM_API_KEY") or "").strip()
+        key_file = str(env.get("LLM_API_KEY_FILE") or "").strip()
+        if key_file and not api_key:
+            # A file (systemd credential, Ansible-deployed 0600 file) keeps the
+            # key out of the environment that child processes and crash dumps see.
+            try:
+                with open(key_file, encoding="utf-8") as fh:
+                    api_key = fh.read().strip()
+            except OSError as exc:
+                raise LLMNotConfigured(
+                    f"LLM_API_KEY_FILE cannot be read ({exc.strerror or type(exc).__name__})."
+                ) from None
         return cls(
             base_url=base_url,
             model=str(env.get("LLM_MODEL") or "").strip(),
-            api_key=str(env.get("LLM_API_KEY") or "").strip(),
+            api_key=api_key,
             timeout=num("LLM_TIMEOUT", 60.0),
             max_retries=num("LLM_MAX_RETRIES", 4, int),
             context_tokens=num("LLM_CONTEXT_TOKENS", 8192, int),

@@ -229,6 +229,18 @@ def test_configuration_from_env_mapping():
     assert "LLM_TIMEOUT" in str(info.value)
 
 
+def test_key_from_a_file(tmp_path):
+    key_file = tmp_path / "llm.key"
+    key_file.write_text(SECRET + "\n")
+    config = LLMConfig.from_mapping({"LLM_BASE_URL": "http://127.0.0.1:1/v1", "LLM_MODEL": "m",
+                                     "LLM_API_KEY_FILE": str(key_file)})
+    assert config.api_key == SECRET
+    with pytest.raises(LLMNotConfigured) as info:
+        LLMConfig.from_mapping({"LLM_BASE_URL": "http://x/v1", "LLM_MODEL": "m",
+                                "LLM_API_KEY_FILE": str(tmp_path / "missing")})
+    assert "LLM_API_KEY_FILE" in str(info.value)
+
+
 def test_parse_retry_after():
     assert parse_retry_after("7") == 7.0
     assert parse_retry_after("0.5") == 0.5

@@ -1,0 +1,1 @@
+"""The library: summaries and titles as queue jobs, the `profil` page, exports."""
