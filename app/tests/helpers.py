@@ -82,11 +82,29 @@ class Worker:
         return self.log_path.read_text(errors="replace")
 
 
-def wait_for(predicate, timeout: float, interval: float = 0.5, what: str = "condition"):
+def wait_for(predicate, timeout: float, interval: float = 0.5, what: str = "condition", state=None):
+    """Poll ``predicate`` until it is truthy; on timeout say what ``state()`` was."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
         if value:
             return value
         time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}" + (f"; state: {state()}" if state else ""))
+
+
+def live_webm(src: Path, dst: Path) -> Path:
+    """WebM/Opus written as a stream, like MediaRecorder: no duration, no cues.
+
+    ffmpeg writing to a pipe cannot seek back to fill them in, exactly the
+    situation of a browser recording.
+    """
+    with open(dst, "wb") as out:
+        subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-i", str(src), "-c:a", "libopus", "-b:a", "32k",
+                        "-ar", "48000", "-f", "webm", "-"], check=True, stdout=out)
+    return dst
+
+
+def split_bytes(data: bytes, size: int) -> list[bytes]:
+    """Cut a stream at arbitrary byte offsets, as MediaRecorder's timeslice does."""
+    return [data[i:i + size] for i in range(0, len(data), size)]
