@@ -445,23 +445,25 @@ def test_finished_transcription_queues_a_summary_on_the_real_broker(alice, redis
     redis_server.delete("summaries")
 
 
-def test_broker_down_is_shown_not_a_500(alice, alice_client, settings, django_capture_on_commit_callbacks):
+def test_broker_down_is_shown_not_a_500(alice, alice_client, monkeypatch, django_capture_on_commit_callbacks):
+    """The message goes to a real Redis URL where nothing listens (the discard
+    port), through Celery's own ``connection=`` option: a real refusal."""
     from brefboard.celery import app
+    from brefboard.library.tasks import summarize_recording
 
+    real = summarize_recording.apply_async
+
+    def to_a_dead_broker(args=None, kwargs=None, **options):
+        with app.connection_for_write("redis://127.0.0.1:9/0") as conn:
+            return real(args, kwargs, connection=conn, retry=False, **options)
+
+    monkeypatch.setattr(summarize_recording, "apply_async", to_a_dead_broker)
     rec = make_recording(alice)
-    old, old_retry = app.conf.broker_url, app.conf.broker_connection_retry
-    app.conf.broker_url = "redis://127.0.0.1:9/0"  # nothing listens on the discard port
-    app.conf.broker_connection_retry = False
-    app.conf.broker_transport_options = {"max_retries": 0}
-    try:
-        app.pool.force_close_all()
-        with django_capture_on_commit_callbacks(execute=True):
-            r = alice_client.post(reverse("summary_regenerate", args=[rec.pk]))
-    finally:
-        app.conf.broker_url, app.conf.broker_connection_retry = old, old_retry
-        app.conf.broker_transport_options = settings.CELERY_BROKER_TRANSPORT_OPTIONS
-        app.pool.force_close_all()
+    errors = metric("django_error_total", {"type": "summary_generation_error"})
+    with django_capture_on_commit_callbacks(execute=True):
+        r = alice_client.post(reverse("summary_regenerate", args=[rec.pk]))
     assert r.status_code == 302
     summary = Summary.objects.get(recording=rec)
     assert summary.status == "failed" and summary.error_kind == "queue"
+    assert metric("django_error_total", {"type": "summary_generation_error"}) == errors + 1
     assert "injoignable" in alice_client.get(reverse("library_detail", args=[rec.pk])).content.decode()
