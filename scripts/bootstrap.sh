@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Prepare this machine as an Ansible controller and container test bed.
+# Safe to re-run; every step checks before it acts. Needs root on Debian 12.
+#  - Debian packages: docker.io, debootstrap, python3-venv, and (for tests)
+#    Debian's prometheus for the real promtool
+#  - dockerd started if it is not running (works without systemd, as in CI)
+#  - .venv with the pinned controller tools (requirements.txt)
+#  - collections from the ansible wheel (scripts/collections.sh)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+log() { echo "[bootstrap] $*"; }
+
+need_pkgs=()
+for cmd_pkg in docker:docker.io debootstrap:debootstrap promtool:prometheus curl:curl; do
+    command -v "${cmd_pkg%%:*}" >/dev/null || need_pkgs+=("${cmd_pkg#*:}")
+done
+python3 -c 'import venv, ensurepip' 2>/dev/null || need_pkgs+=(python3-venv)
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+    log "installing Debian packages: ${need_pkgs[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
+    # Debian's prometheus package starts a server where systemd runs; the
+    # tests only want its promtool and binaries.
+    if [ -d /run/systemd/system ]; then systemctl disable --now prometheus prometheus-node-exporter 2>/dev/null || true; fi
+fi
+
+if ! docker info >/dev/null 2>&1; then
+    if [ -d /run/systemd/system ]; then
+        log "starting docker with systemctl"
+        systemctl start docker
+    else
+        log "starting dockerd in the background (no systemd here); log: /var/log/dockerd.log"
+        nohup dockerd >/var/log/dockerd.log 2>&1 &
+    fi
+    for _ in $(seq 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
+    docker info >/dev/null 2>&1 || { log "dockerd did not start: see /var/log/dockerd.log"; exit 1; }
+fi
+
+stamp=.venv/.requirements.sha256
+want=$(sha256sum requirements.txt | cut -d' ' -f1)
+if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    log "creating .venv with the pinned controller tools"
+    python3 -m venv .venv
+    .venv/bin/pip install -q --upgrade pip
+    .venv/bin/pip install -q -r requirements.txt
+    echo "$want" > "$stamp"
+fi
+scripts/collections.sh

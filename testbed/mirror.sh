@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# start|stop the release-shaped mirror (testbed/release-mirror.sh) on
+# 127.0.0.1:${MIRROR_PORT:-18999}. start is idempotent.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+port=${MIRROR_PORT:-18999}
+dir=.cache/mirror
+pidfile=.cache/mirror.pid
+case "${1:-start}" in
+start)
+    testbed/release-mirror.sh "$dir" >/dev/null
+    if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then exit 0; fi
+    nohup python3 -m http.server --bind 127.0.0.1 --directory "$dir" "$port" >.cache/mirror.log 2>&1 &
+    echo $! > "$pidfile"
+    for _ in $(seq 50); do
+        curl -fsS -o /dev/null "http://127.0.0.1:$port/" && exit 0
+        sleep 0.1
+    done
+    echo "mirror did not start: see .cache/mirror.log" >&2; exit 1 ;;
+stop)
+    [ -f "$pidfile" ] && kill "$(cat "$pidfile")" 2>/dev/null || true
+    rm -f "$pidfile" ;;
+*) echo "usage: $0 start|stop" >&2; exit 2 ;;
+esac
