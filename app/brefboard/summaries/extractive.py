@@ -14,7 +14,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
-from .language import STOPWORDS, detect_language, normalize_language, split_sentences, words
+from .language import STOPWORDS, WORD_RE, detect_language, normalize_language, split_sentences, words
 from .prompts import MIN_WORDS, TITLE_MAX_WORDS, clean_title, prompt_set
 
 METHOD = "extractive"
@@ -78,7 +78,47 @@ def _scores(sentences: list[str], stops: frozenset[str]) -> list[float]:
     return scores
 
 
+def _keyphrase(sentences: list[str], stops: frozenset[str]) -> str:
+    """The phrase of 2 to 5 words the meeting repeats most, weighted by its
+    content words: "budget du projet Hermès" rather than a cut sentence.
+    Empty when nothing of two words or more is said twice."""
+    def is_content(token: str) -> bool:
+        parts = words(token)
+        return bool(parts) and len(parts[-1]) > 2 and parts[-1] not in stops
+
+    counts: Counter[tuple[str, ...]] = Counter()
+    first_form: dict[tuple[str, ...], str] = {}
+    for sentence in sentences:
+        tokens = WORD_RE.findall(sentence)
+        seen: set[tuple[str, ...]] = set()
+        for n in range(2, 6):
+            for i in range(len(tokens) - n + 1):
+                gram = tokens[i : i + n]
+                if not (is_content(gram[0]) and is_content(gram[-1])):
+                    continue
+                key = tuple(t.lower() for t in gram)
+                if key in seen:
+                    continue
+                seen.add(key)
+                counts[key] += 1
+                first_form.setdefault(key, " ".join(gram))
+    best, best_score = None, 0
+    for key, count in counts.items():
+        if count < 2:
+            continue
+        score = count * sum(1 for t in key if is_content(t))
+        if score > best_score or (score == best_score and best and len(key) > len(best)):
+            best, best_score = key, score
+    if best is None:
+        return ""
+    phrase = first_form[best]
+    return phrase[:1].upper() + phrase[1:]
+
+
 def _title_from(sentences: list[str], scores: list[float], stops: frozenset[str]) -> str:
+    phrase = _keyphrase(sentences, stops)
+    if phrase:
+        return clean_title(phrase)
     ranked = sorted(range(len(sentences)), key=lambda i: -scores[i])
     for i in ranked:  # a whole short sentence reads better than a cut one
         n = len(sentences[i].split())

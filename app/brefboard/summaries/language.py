@@ -49,7 +49,7 @@ STOPWORDS: dict[str, frozenset[str]] = {
 
 # French elisions glue a short word to the next one: "l'équipe", "qu'il".
 _ELISION = re.compile(r"^(?:[cdjlmnst]|qu|jusqu|lorsqu|puisqu)['’]", re.IGNORECASE)
-_WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*", re.UNICODE)
+WORD_RE = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*", re.UNICODE)
 # A sentence ends at . ! ? … (possibly repeated, possibly followed by a
 # closing quote or bracket) then whitespace, or at a blank line.
 _SENTENCE_END = re.compile(r"(?<=[.!?…])(?:\s*[\"'»”)\]])*\s+|\n\s*\n|\n(?=\s*[-*•])")
@@ -58,7 +58,7 @@ _SENTENCE_END = re.compile(r"(?<=[.!?…])(?:\s*[\"'»”)\]])*\s+|\n\s*\n|\n(?=
 def words(text: str) -> list[str]:
     """Lower-cased words, French elisions removed ("l'équipe" -> "équipe")."""
     out = []
-    for match in _WORD.finditer(text.lower()):
+    for match in WORD_RE.finditer(text.lower()):
         word = _ELISION.sub("", match.group())
         out.extend(w for w in re.split(r"['’]", word) if w)
     return out

@@ -59,6 +59,14 @@ def test_titles_follow_the_rules():
         assert title[-1] not in ".!?;:,…"
 
 
+def test_title_is_the_phrase_the_meeting_repeats():
+    assert extractive.summarize(FR).title == "Budget du projet Hermès"
+    assert extractive.summarize(EN).title == "Launch plan"
+    # nothing repeated: the best short sentence, whole
+    once = "Bonjour. Le comité valide la feuille de route. Merci à tous pour votre travail remarquable cette année."
+    assert extractive.summarize(once, "fr").title == "Le comité valide la feuille de route"
+
+
 def test_too_short_says_so_in_the_right_language():
     assert extractive.summarize("oui bonjour", "fr").summary == prompts.PROMPTS["fr"].too_short
     assert extractive.summarize("hi there", "en").title == "Transcript too short"
