@@ -234,10 +234,28 @@ def find_font(env: Mapping[str, str] | None = None) -> tuple[str, str]:
         bold = os.path.join(folder, "DejaVuSans-Bold.ttf")
         if os.path.isfile(regular):
             return regular, bold if os.path.isfile(bold) else regular
+    regular = _fontconfig("DejaVu Sans")  # another distribution's layout, or a substitute
+    if regular:
+        return regular, _fontconfig("DejaVu Sans:bold") or regular
     raise ExportError(
         "No Unicode font for PDF exports: install Debian's fonts-dejavu-core "
         "or set BREFBOARD_PDF_FONT_DIR to a folder holding DejaVuSans.ttf."
     )
+
+
+def _fontconfig(pattern: str) -> str | None:
+    """The TrueType/OpenType file fontconfig picks for ``pattern``, if any."""
+    import shutil
+    import subprocess
+
+    if shutil.which("fc-match") is None:
+        return None
+    try:
+        path = subprocess.run(["fc-match", "-f", "%{file}", pattern], capture_output=True,
+                              text=True, timeout=10, check=False).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return path if path.lower().endswith((".ttf", ".otf")) and os.path.isfile(path) else None
 
 
 def to_pdf(doc: ExportDocument, *, env: Mapping[str, str] | None = None) -> bytes:

@@ -86,8 +86,22 @@ def test_pdf_survives_an_unbroken_word_and_control_characters():
 
 def test_pdf_without_a_unicode_font_is_a_clear_error(monkeypatch, tmp_path):
     monkeypatch.setattr(exports, "FONT_DIRS", (str(tmp_path),))
+    monkeypatch.setenv("PATH", str(tmp_path))  # no fc-match either
     with pytest.raises(ExportError, match="fonts-dejavu-core"):
         exports.to_pdf(doc(), env={})
+
+
+def test_pdf_font_found_through_fontconfig_elsewhere(monkeypatch, tmp_path):
+    """Another layout than Debian's: fontconfig (fc-match, a real lookup) finds it."""
+    import shutil
+
+    if shutil.which("fc-match") is None:
+        pytest.skip("fontconfig's fc-match is not installed")
+    monkeypatch.setattr(exports, "FONT_DIRS", (str(tmp_path),))
+    regular, bold = exports.find_font({})
+    assert regular.endswith((".ttf", ".otf")) and "Bold" not in regular
+    text = " ".join(PdfReader(io.BytesIO(exports.to_pdf(doc(), env={}))).pages[0].extract_text().split())
+    assert squash(SUMMARY) in text
 
 
 def test_pdf_font_dir_setting_is_honoured(monkeypatch, tmp_path):
