@@ -13,6 +13,7 @@ file PyAV cannot read fails the same way whichever engine runs.
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 import threading
 from typing import Sequence
@@ -20,6 +21,8 @@ from typing import Sequence
 import numpy as np
 
 from .base import ProgressCallback, Segment, TranscriptResult
+
+log = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16000  # what Whisper models are trained on
 # openai-whisper's and faster-whisper's common default: retry a window at a higher
@@ -193,7 +196,7 @@ class OpenAIWhisperEngine:
         return bool(self._model.is_multilingual)
 
     def _language(self, language: str | None) -> str | None:
-        """Validate a language code (or English name); None means detect."""
+        """Validate a language code (or English name); None means detect; English-only models get en."""
         if language is None:
             return None
         from whisper.tokenizer import LANGUAGES, TO_LANGUAGE_CODE
@@ -203,7 +206,9 @@ class OpenAIWhisperEngine:
         if code not in LANGUAGES:
             raise ValueError(f"unknown language {language!r}")
         if code != "en" and not self.multilingual:
-            raise ValueError(f"model {self.model_name!r} is English-only and cannot transcribe {language!r}")
+            # As the faster-whisper engine does: a job behaves the same whichever engine runs it.
+            log.warning("model %s is English-only: transcribing in English, not %s", self.model_name, language)
+            return "en"
         return code
 
     def transcribe(
