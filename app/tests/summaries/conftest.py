@@ -6,6 +6,14 @@ import pytest
 from .fake_openai import SECRET, FakeLLM
 
 
+@pytest.fixture(autouse=True)
+def no_proxy_for_loopback(monkeypatch):
+    """The client honours proxy variables (a deployment may need them); the
+    local server is on loopback and must be reached directly."""
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+
+
 @pytest.fixture
 def fake_llm():
     server = FakeLLM().start()
