@@ -96,7 +96,12 @@ def _send(summary_id: int, request_id: str) -> None:
 # --- Making it (the task's body) ---------------------------------------------------------------
 
 def run_summary(summary_id: int, request_id: str) -> str:
-    """Generate the summary of request ``request_id``; returns the final state."""
+    """Generate the summary of request ``request_id``; returns the final state.
+
+    A job found ``running`` is taken again: its worker died and the broker
+    re-delivered the message. Should both run, the first to finish writes and
+    the other finds the row no longer running and writes nothing.
+    """
     claimed = Summary.objects.filter(
         pk=summary_id, request_id=request_id, status__in=Summary.ACTIVE
     ).update(status=Summary.Status.RUNNING, started_at=timezone.now())

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.db import connection
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -53,7 +54,7 @@ def profil(request):
         sort = "date_desc"
     page = Paginator(services.library(request.user, search, sort), PAGE_SIZE).get_page(request.GET.get("page"))
     sort_choices = list(SORT_CHOICES)
-    if search and services.connection.vendor == "postgresql":
+    if search and connection.vendor == "postgresql":
         sort_choices.insert(0, ("relevance", "Pertinence"))
     return render(request, "library/profil.html", {
         "page": page,

@@ -445,6 +445,17 @@ def test_finished_transcription_queues_a_summary_on_the_real_broker(alice, redis
     redis_server.delete("summaries")
 
 
+def test_a_silent_recording_gets_no_summary(alice, redis_server, django_capture_on_commit_callbacks):
+    redis_server.delete("summaries")
+    rec = make_recording(alice, transcript="", segments=False)
+    job = TranscriptionJob.objects.create(recording=rec, queue="transcribe.cpu")
+    with django_capture_on_commit_callbacks(execute=True):
+        job.status = TranscriptionJob.Status.DONE
+        job.save()
+    assert not Summary.objects.filter(recording=rec).exists()
+    assert redis_server.llen("summaries") == 0
+
+
 def test_broker_down_is_shown_not_a_500(alice, alice_client, monkeypatch, django_capture_on_commit_callbacks):
     """The message goes to a real Redis URL where nothing listens (the discard
     port), through Celery's own ``connection=`` option: a real refusal."""
