@@ -149,7 +149,7 @@ def prompt_set(language: str | None) -> PromptSet:
             "summary": _EN.summary.replace("Answer in English, ", "Answer ") + note,
             "chunk": _EN.chunk.replace("Answer in English, ", "Answer ") + note,
             "merge": _EN.merge.replace("Answer in English, ", "Answer ") + note,
-            "title": _EN.title.replace(" in English.", ".") + note,
+            "title": _EN.title.replace(", in English.", ".") + note,
             "structured": _EN.structured.replace(" Write in English.", "") + note,
             "answer_in": language,
         }

@@ -91,6 +91,7 @@ def test_other_languages_get_english_prompts_asking_for_that_language(fake_llm, 
         generate_summary("Guten Morgen zusammen, wir besprechen heute das Budget des Projekts.",
                          language="de", client=client)
     assert all("'de'" in r.system for r in fake_llm.requests)
+    assert not any("English" in r.system or ",." in r.system for r in fake_llm.requests)
 
 
 def test_title_rules_are_enforced_on_the_answer(fake_llm, llm_config):
