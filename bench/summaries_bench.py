@@ -73,7 +73,7 @@ def main() -> None:
 
     for context in (8192, 32768):
         budget = prompts.input_budget(context, min(1024, context // 4), "fr")
-        secs, chunks = timed(lambda: prompts.chunk_text(text, budget), args.repeat)
+        secs, chunks = timed(lambda b=budget: prompts.chunk_text(text, b), args.repeat)
         print(f"chunking for a {context}-token context: {len(chunks)} chunks, {secs * 1000:.1f} ms")
 
     doc = exports.ExportDocument(title="Réunion de synthèse — été", created=datetime(2026, 6, 1, 10, 0),
@@ -81,7 +81,7 @@ def main() -> None:
                                  key_points=result.key_points, decisions=result.decisions,
                                  action_items=result.action_items, extractive=True)
     for fmt in exports.FORMATS:
-        secs, (body, _) = timed(lambda: exports.render(doc, fmt), args.repeat)
+        secs, (body, _) = timed(lambda f=fmt: exports.render(doc, f), args.repeat)
         print(f"export {fmt:>3}: {secs * 1000:8.1f} ms, {len(body) / 1024:8.1f} KiB")
 
 

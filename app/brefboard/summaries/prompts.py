@@ -379,7 +379,8 @@ def parse_structured(raw: str) -> Structured:
         return Structured(**values, valid=known)
     prose = _parse_prose(raw or "")
     if any(prose.values()):
-        return Structured(**{k: _dedupe([_as_text(v) for v in vs if _as_text(v)]) for k, vs in prose.items()}, valid=False)
+        lists = {key: _dedupe([t for t in map(_as_text, items) if t]) for key, items in prose.items()}
+        return Structured(**lists, valid=False)
     return Structured(valid=False)
 
 
