@@ -144,6 +144,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]  # the recorder's JS and the CSS; collectstatic copies them
 STATIC_ROOT = env_str("BREFBOARD_STATIC_ROOT", str(BASE_DIR.parent / "staticfiles"))
 
 SESSION_COOKIE_SECURE = env_bool("BREFBOARD_SECURE_COOKIES", not DEBUG)

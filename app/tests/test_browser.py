@@ -1,0 +1,123 @@
+"""The real page in a real browser: headless Chromium records from a fake microphone.
+
+Chromium's fake capture device plays an espeak-ng WAV (16-bit PCM) as the
+microphone. The test logs in through the login form, records about 20 seconds
+on the home page (MediaRecorder, chunks sent as they come, live transcript),
+stops, and reads the stored transcript back. The word error rate against the
+spoken text is printed; 20% or lower with tiny.en.
+
+Needs Debian's `chromium` and `chromium-driver` (scripts/test-app.sh installs
+them); BREFBOARD_SKIP_BROWSER=1 skips it.
+"""
+import os
+import shutil
+import subprocess
+import time
+
+import pytest
+
+from brefboard.recordings.models import Recording, TranscriptionJob
+from tests.helpers import espeak, wait_for, words
+
+pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+
+SPOKEN = (
+    "Good morning everyone. Today we review the project schedule and the budget. "
+    "The design team will present the new website next week. "
+    "Please send your comments to the manager before Friday."
+)
+
+
+def word_error_rate(reference: str, hypothesis: str) -> float:
+    """Levenshtein distance over words, divided by the reference length."""
+    ref, hyp = words(reference), words(hypothesis)
+    row = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, 1):
+        prev, row[0] = row[0], i
+        for j, h in enumerate(hyp, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (r != h))
+    return row[-1] / max(1, len(ref))
+
+
+@pytest.fixture
+def microphone_wav(tmp_path):
+    """The speech, then silence, at 48 kHz: Chromium loops the file, the silence keeps it from repeating."""
+    speech = espeak(SPOKEN, tmp_path / "speech.wav", speed=150)
+    out = tmp_path / "mic.wav"
+    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", str(speech),
+                    "-af", "adelay=1000,apad=whole_dur=60", "-ar", "48000", "-ac", "1", "-c:a", "pcm_s16le", str(out)],
+                   check=True)
+    return out
+
+
+@pytest.fixture
+def browser(microphone_wav):
+    if os.environ.get("BREFBOARD_SKIP_BROWSER") == "1":
+        pytest.skip("BREFBOARD_SKIP_BROWSER=1")
+    chromium, driver_path = shutil.which("chromium"), shutil.which("chromedriver")
+    if not chromium or not driver_path:
+        pytest.fail("chromium and chromium-driver are missing: scripts/test-app.sh installs them")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+                 f"--use-file-for-fake-audio-capture={microphone_wav}", "--autoplay-policy=no-user-gesture-required"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
+    driver.set_page_load_timeout(30)
+    yield driver
+    driver.quit()
+
+
+def test_record_in_the_browser_and_get_the_transcript(browser, live_server, alice, start_worker):
+    from selenium.webdriver.common.by import By
+
+    start_worker()
+    browser.get(live_server.url + "/login/")
+    browser.find_element(By.ID, "id_username").send_keys("alice")
+    browser.find_element(By.ID, "id_password").send_keys("correct horse battery")
+    browser.find_element(By.ID, "login-submit").click()
+    wait_for(lambda: browser.find_elements(By.ID, "start"), timeout=15, what="the home page")
+
+    browser.find_element(By.ID, "start").click()
+    started = time.monotonic()
+    live = wait_for(lambda: browser.find_element(By.ID, "live-transcript").text.strip(), timeout=40,
+                    what="the live transcript on the page", state=lambda: _page_state(browser))
+    while time.monotonic() - started < 20:
+        time.sleep(0.5)
+    level = browser.execute_script("return window.brefboard.maxLevel")
+    assert level > 0.01, f"the recorded audio is silence (max RMS {level})"
+    browser.find_element(By.ID, "stop").click()
+
+    wait_for(lambda: "/recordings/" in browser.current_url, timeout=60, what="the recording page after stop")
+    rec = Recording.objects.get(owner=alice)
+    assert rec.source == "browser" and 15 < rec.duration < 30, rec.duration
+    job = wait_for(lambda: TranscriptionJob.objects.filter(recording=rec, status="done").first(), timeout=120,
+                   what="the final transcript", state=lambda: list(rec.jobs.values("status", "stage", "error")))
+    rec.refresh_from_db()
+    wer = word_error_rate(SPOKEN, rec.transcript)
+    print(f"\nbrowser recording: {rec.duration:.1f} s, max level {level:.3f}, live text {len(live)} chars, WER {wer:.1%}")
+    print(f"transcript: {rec.transcript}")
+    assert job.completions == 1
+    assert {"schedule", "budget", "website", "manager", "friday"} <= set(words(rec.transcript)), rec.transcript
+    assert wer <= 0.20, rec.transcript
+    # The page shows the final transcript.
+    browser.refresh()
+    assert "website" in browser.find_element(By.ID, "transcript").text.lower()
+
+
+def _page_state(browser) -> dict:
+    """What the page and the server know, for a failure message."""
+    from selenium.webdriver.common.by import By
+
+    return {
+        "status": browser.find_element(By.ID, "rec-status").text,
+        "sent": browser.execute_script("return window.brefboard.sent"),
+        "level": browser.execute_script("return window.brefboard.maxLevel"),
+        "recordings": list(Recording.objects.values("status", "chunk_count", "live_upto", "live_pending")),
+        "console": browser.get_log("browser")[-10:],
+    }
