@@ -139,7 +139,7 @@ LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "fr-fr"
-TIME_ZONE = env_str("TZ", "Europe/Paris")
+TIME_ZONE = env_str("BREFBOARD_TIME_ZONE", "Europe/Paris")
 USE_I18N = True
 USE_TZ = True
 

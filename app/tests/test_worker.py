@@ -134,3 +134,14 @@ def test_stuck_running_job_is_reported_and_requeued(alice, redis_server, setting
     assert not alive.stuck
     assert waiting.stuck and "transcribe.gpu" in waiting.stuck_reason
     assert redis_server.llen("transcribe.cpu") == 1  # the silent job's message, sent again
+    # Reported once: the next check (here the management command) finds nothing new.
+    from django.core.management import call_command
+
+    call_command("detect_stuck_jobs")
+    assert redis_server.llen("transcribe.cpu") == 1
+    # The page shows it.
+    from django.test import Client
+
+    client = Client()
+    client.force_login(alice)
+    assert client.get(f"/api/jobs/{silent.pk}/").json()["stuck"] is True

@@ -346,7 +346,10 @@ def detect_stuck_jobs() -> dict:
     silent = now - timedelta(seconds=settings.BREFBOARD_STUCK_AFTER_SECONDS)
     waiting = now - timedelta(seconds=settings.BREFBOARD_QUEUED_STUCK_AFTER_SECONDS)
     found = {"running": 0, "queued": 0}
-    for job in TranscriptionJob.objects.filter(status=TranscriptionJob.Status.RUNNING, heartbeat_at__lt=silent):
+    # stuck=False: each loss is reported and requeued once (a new claim clears the flag).
+    for job in TranscriptionJob.objects.filter(
+        status=TranscriptionJob.Status.RUNNING, heartbeat_at__lt=silent, stuck=False
+    ):
         reason = f"plus de nouvelles du worker {job.worker} depuis {job.heartbeat_at:%H:%M:%S}"
         TranscriptionJob.objects.filter(pk=job.pk, heartbeat_at=job.heartbeat_at).update(
             stuck=True, stuck_reason=reason[:255]
