@@ -52,3 +52,36 @@ def test_regenerate_runs_on_a_summaries_worker(alice, alice_client, fake_llm, st
     assert SECRET not in worker.output()
     page = alice_client.get(reverse("library_detail", args=[rec.pk])).content.decode()
     assert "Résumé formel de la réunion." in page
+
+
+def test_upload_transcribed_then_summarised_without_an_llm(alice_client, english_wav, start_worker, monkeypatch):
+    """The whole pipeline on real workers: upload, Whisper on the transcription
+    queue, then the summary job the finished transcript asks for on the
+    summaries queue; no endpoint configured, so the summary is extractive and
+    every page and export says so."""
+    import srt
+
+    from brefboard.library import services
+
+    for name in services.LLM_SETTINGS:
+        monkeypatch.delenv(name, raising=False)
+    start_worker(queues="transcribe.cpu,summaries", name="pipeline")
+    with open(english_wav, "rb") as fh:
+        body = alice_client.post("/upload/", {"audio": fh, "language": "en"}, HTTP_ACCEPT="application/json").json()
+    rec_id = body["recording"]
+
+    def summarised():
+        s = Summary.objects.filter(recording_id=rec_id).first()
+        return s if s is not None and s.status in ("done", "failed") else None
+
+    summary = wait_for(summarised, timeout=180, interval=0.5, what="transcription then summary")
+    rec = Recording.objects.get(pk=rec_id)
+    assert summary.status == "done", summary.error
+    assert summary.method == "extractive" and summary.language == "en"
+    assert str(summary.source_job) == body["job"]
+    assert summary.text and all(w in rec.transcript for w in summary.text.split()[:5])
+    assert rec.title and len(rec.title.split()) <= 10  # generated, as the upload had none
+    page = alice_client.get(reverse("library_detail", args=[rec_id])).content.decode()
+    assert "Résumé extractif" in page
+    subs = list(srt.parse(alice_client.get(reverse("library_export", args=[rec_id, "srt"])).content.decode()))
+    assert subs and subs[-1].end.total_seconds() <= (rec.duration or 0) + 1
