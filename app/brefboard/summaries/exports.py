@@ -180,7 +180,7 @@ def to_txt(doc: ExportDocument) -> bytes:
     return "\n".join(out).encode("utf-8")
 
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>#|~!])")
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>#|~!&])")
 _MD_LINE_START = re.compile(r"^(\s*)([-+=]|\d+[.)])(?=\s|$)", re.MULTILINE)
 
 

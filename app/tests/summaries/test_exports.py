@@ -180,6 +180,12 @@ def test_markdown_renders_the_text_and_no_markup_from_users():
     assert "00:01:01" in plain
 
 
+def test_markdown_keeps_entities_as_text():
+    source = exports.to_markdown(doc(segments=[], transcript="AT&T écrit &lt;b&gt; et &amp; tel quel")).decode()
+    plain = html.unescape(re.sub(r"<[^>]+>", "", MarkdownIt("commonmark").render(source)))
+    assert "AT&T écrit &lt;b&gt; et &amp; tel quel" in plain
+
+
 def test_markdown_escapes_line_starts():
     source = exports.to_markdown(doc(segments=[], transcript="# pas un titre\n- pas une liste\n1. non")).decode()
     rendered = MarkdownIt("commonmark").render(source)
