@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# The lab: systemd containers on this machine as BrefBoard hosts, provisioned
+# by site.yml exactly as real hosts are.
+#   scripts/lab.sh up     create the containers, run site.yml, print the URLs
+#   scripts/lab.sh down   remove them
+# Prometheus is published on 127.0.0.1:${LAB_PROMETHEUS_PORT:-9090}.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH=$PWD/.venv/bin:$PATH ANSIBLE_COLLECTIONS_PATH=$PWD/collections ANSIBLE_CONFIG=$PWD/ansible.cfg
+network=brefboard-lab
+state=.cache/lab
+prom_port=${LAB_PROMETHEUS_PORT:-9090}
+official_sums="https://github.com/prometheus/prometheus/releases/download/v2.45.0/sha256sums.txt"
+hosts=(lab-monitoring)
+log() { echo "[lab] $*"; }
+
+start_host() {  # name published-ports...
+    local name=$1; shift
+    local ports=()
+    for p in "$@"; do ports+=(-p "$p"); done
+    local ca=()
+    if ls /usr/local/share/ca-certificates/*.crt >/dev/null 2>&1 && [ -z "${TESTBED_EXTRA_CA_DIR+x}" ] || [ -n "${TESTBED_EXTRA_CA_DIR:-}" ]; then
+        ca=(-v "${TESTBED_EXTRA_CA_DIR:-/usr/local/share/ca-certificates}:/usr/local/share/ca-certificates/extra:ro")
+    fi
+    if docker inspect "$name" >/dev/null 2>&1; then
+        docker start "$name" >/dev/null
+        return
+    fi
+    docker run -d --name "$name" --hostname "$name" --network "$network" \
+        --cap-add SYS_ADMIN --security-opt seccomp=unconfined --security-opt apparmor=unconfined \
+        --cgroupns=host -v /sys/fs/cgroup:/sys/fs/cgroup:rw \
+        --tmpfs /run --tmpfs /run/lock --tmpfs /tmp --stop-signal SIGRTMIN+3 \
+        "${ca[@]}" "${ports[@]}" "$image" >/dev/null
+    local booted=""
+    for _ in $(seq 60); do
+        booted=$(docker exec "$name" systemctl is-system-running --wait 2>/dev/null || true)
+        case "$booted" in running|degraded) break ;; esac
+        sleep 1
+    done
+    case "$booted" in running|degraded) ;; *) log "$name: systemd did not boot ($booted)"; exit 1 ;; esac
+    [ ${#ca[@]} -eq 0 ] || docker exec "$name" update-ca-certificates >/dev/null
+}
+
+up() {
+    image=$(testbed/image.sh)
+    mkdir -p "$state"; chmod 700 "$state"
+    docker network inspect "$network" >/dev/null 2>&1 || docker network create "$network" >/dev/null
+    start_host lab-monitoring "127.0.0.1:$prom_port:9090"
+
+    # Secrets for the lab only: made here, kept out of the repository.
+    if [ ! -f "$state/secrets.yml" ]; then
+        umask 077
+        printf 'vault_prometheus_admin_password: "%s"\n' "$(head -c 18 /dev/urandom | base64 | tr -d '/+=')" > "$state/secrets.yml"
+    fi
+
+    extra=(-e "@$state/secrets.yml")
+    if curl -fsS -o /dev/null --max-time 15 "$official_sums"; then
+        prom_note="Prometheus 2.45.0 from the official release download"
+    else
+        testbed/mirror.sh start
+        read -r _ mirror_version < <(testbed/release-mirror.sh | grep '^prometheus ')
+        read -r _ ne_version < <(testbed/release-mirror.sh | grep '^node_exporter ')
+        m=http://127.0.0.1:${MIRROR_PORT:-18999}
+        cat > "$state/mirror.yml" <<YAML
+prometheus_version: "$mirror_version"
+prometheus_binary_url: "$m/prometheus/releases/download/v{{ prometheus_version }}/prometheus-{{ prometheus_version }}.linux-__ARCH__.tar.gz"
+prometheus_checksum_url: "$m/prometheus/releases/download/v{{ prometheus_version }}/sha256sums.txt"
+node_exporter_version: "$ne_version"
+node_exporter_binary_url: "$m/node_exporter/releases/download/v{{ node_exporter_version }}/node_exporter-{{ node_exporter_version }}.linux-__ARCH__.tar.gz"
+node_exporter_checksum_url: "$m/node_exporter/releases/download/v{{ node_exporter_version }}/sha256sums.txt"
+YAML
+        extra+=(-e "@$state/mirror.yml")
+        prom_note="Prometheus $mirror_version (NOT 2.45.0): the official release download is unreachable from this machine, so the lab installed the release-shaped mirror built from Debian's prometheus package (testbed/release-mirror.sh)"
+        log "$prom_note"
+    fi
+
+    ansible-playbook -i inventory/lab/hosts.yml site.yml "${extra[@]}"
+
+    pass=$(sed -n 's/^vault_prometheus_admin_password: "\(.*\)"$/\1/p' "$state/secrets.yml")
+    cat <<MSG
+
+BrefBoard lab is up.
+  Prometheus  http://127.0.0.1:$prom_port   user admin, password $pass
+              $prom_note
+  Targets     http://127.0.0.1:$prom_port/targets
+  Hosts       ${hosts[*]} (docker exec -it lab-monitoring bash)
+  Tear down   make lab-down
+MSG
+}
+
+down() {
+    for h in "${hosts[@]}"; do docker rm -f "$h" >/dev/null 2>&1 || true; done
+    docker network rm "$network" >/dev/null 2>&1 || true
+    log "lab removed (secrets kept in $state)"
+}
+
+case "${1:-}" in
+up) up ;;
+down) down ;;
+*) echo "usage: $0 up|down" >&2; exit 2 ;;
+esac
