@@ -201,3 +201,25 @@ def _write(data: bytes, path=None):
         path = Path(tempfile.mkstemp(suffix=".webm")[1])
     Path(path).write_bytes(data)
     return path
+
+
+def test_safari_style_fragmented_mp4_chunks_finalize(alice_client, english_wav, tmp_path):
+    """Safari's MediaRecorder gives fragmented MP4/AAC: header (ftyp+moov) in the first chunk only."""
+    import subprocess
+
+    mp4 = tmp_path / "safari.mp4"
+    with open(mp4, "wb") as out:
+        subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-i", str(english_wav), "-c:a", "aac",
+                        "-b:a", "64k", "-f", "mp4", "-movflags", "frag_keyframe+empty_moov+default_base_moof",
+                        "-frag_duration", "1000000", "-"], check=True, stdout=out)
+    r = alice_client.post("/api/sessions/", {"mime_type": "audio/mp4", "language": "en"},
+                          content_type="application/json")
+    sid = r.json()["id"]
+    for i, chunk in enumerate(split_bytes(mp4.read_bytes(), 5000)):
+        assert alice_client.put(f"/api/sessions/{sid}/chunks/{i}/", data=chunk,
+                                content_type="audio/mp4").status_code == 200
+    r = alice_client.post(f"/api/sessions/{sid}/finish/")
+    assert r.status_code == 200, r.content
+    assert r.json()["duration"] == pytest.approx(_seconds(english_wav), abs=0.15)
+    path = _write(recording_bytes(Recording.objects.get(pk=sid)), tmp_path / "final.m4a")
+    assert audio.probe(str(path)).duration == pytest.approx(_seconds(english_wav), abs=0.15)

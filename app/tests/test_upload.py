@@ -155,3 +155,10 @@ def _wav_seconds(path) -> float:
 
     with wave.open(str(path)) as w:
         return w.getnframes() / w.getframerate()
+
+
+def test_the_stored_audio_is_served_to_its_owner(alice_client, english_wav):
+    rec_id = upload(alice_client, english_wav).json()["recording"]
+    r = alice_client.get(f"/recordings/{rec_id}/audio/")
+    assert r.status_code == 200 and r["Content-Type"] == "audio/wav"
+    assert r.content == english_wav.read_bytes()

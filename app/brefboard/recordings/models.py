@@ -65,6 +65,21 @@ class Recording(models.Model):
     def display_title(self) -> str:
         return str(self)
 
+    @property
+    def audio_content_type(self) -> str:
+        """MIME type of the stored file, from the container FFmpeg recognised."""
+        fmt = self.audio_format
+        for key, mime in (("webm", "audio/webm"), ("mp4", "audio/mp4"), ("ogg", "audio/ogg"), ("wav", "audio/wav"),
+                          ("mp3", "audio/mpeg"), ("flac", "audio/flac")):
+            if key in fmt.split(","):
+                return mime
+        return "application/octet-stream"
+
+    @property
+    def audio_suffix(self) -> str:
+        return {"audio/webm": ".webm", "audio/mp4": ".m4a", "audio/ogg": ".ogg", "audio/wav": ".wav",
+                "audio/mpeg": ".mp3", "audio/flac": ".flac"}.get(self.audio_content_type, ".bin")
+
     def latest_job(self) -> "TranscriptionJob | None":
         return self.jobs.order_by("-created_at").first()
 

@@ -204,7 +204,7 @@ def _safe(fn, *args) -> None:
 def _run_engine(job: TranscriptionJob, progress: Progress):
     rec = job.recording
     progress.stage("fetching_audio")
-    with storage.audio_file(rec, suffix=f".{rec.audio_format or 'bin'}") as path:
+    with storage.audio_file(rec, suffix=rec.audio_suffix) as path:
         progress.stage("loading_model")
         engine = engine_for_worker()
         TranscriptionJob.objects.filter(pk=job.pk).update(

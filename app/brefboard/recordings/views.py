@@ -232,10 +232,9 @@ def recording_audio(request, pk: int):
     rec = _own_recording(request, pk)
     if rec.finalized_at is None:
         raise Http404("audio pas encore finalisé")
-    content_type = {"webm": "audio/webm", "matroska,webm": "audio/webm", "mp4": "audio/mp4"}.get(
-        rec.audio_format, rec.mime_type or "application/octet-stream"
-    )
-    return HttpResponse(recording_bytes(rec), content_type=content_type.split(";")[0])
+    response = HttpResponse(recording_bytes(rec), content_type=rec.audio_content_type)
+    response["Content-Disposition"] = f'inline; filename="recording-{rec.pk}{rec.audio_suffix}"'
+    return response
 
 
 # --- The original's JSON endpoints (same shapes) -------------------------------------------------
