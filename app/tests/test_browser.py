@@ -118,6 +118,6 @@ def _page_state(browser) -> dict:
         "status": browser.find_element(By.ID, "rec-status").text,
         "sent": browser.execute_script("return window.brefboard.sent"),
         "level": browser.execute_script("return window.brefboard.maxLevel"),
-        "recordings": list(Recording.objects.values("status", "chunk_count", "live_upto", "live_pending")),
+        "recordings": list(Recording.objects.values("status", "chunk_count", "live_upto", "live_requested_at")),
         "console": browser.get_log("browser")[-10:],
     }

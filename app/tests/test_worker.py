@@ -126,9 +126,9 @@ def test_stuck_running_job_is_reported_and_requeued(alice, redis_server, setting
                                              worker="gone:1", heartbeat_at=timezone.now() - timedelta(minutes=10))
     alive = TranscriptionJob.objects.create(recording=rec, queue="transcribe.cpu", status="running",
                                             worker="here:2", heartbeat_at=timezone.now())
-    waiting = TranscriptionJob.objects.create(recording=rec, queue="transcribe.gpu",
+    waiting = TranscriptionJob.objects.create(recording=rec, queue="transcribe.gpu", celery_task_id="sent-long-ago",
                                               created_at=timezone.now() - timedelta(hours=3))
-    assert detect_stuck_jobs() == {"running": 1, "queued": 1}
+    assert detect_stuck_jobs() == {"running": 1, "queued": 1, "unsent": 0}
     silent.refresh_from_db(), alive.refresh_from_db(), waiting.refresh_from_db()
     assert silent.stuck and "gone:1" in silent.stuck_reason
     assert not alive.stuck
@@ -145,3 +145,21 @@ def test_stuck_running_job_is_reported_and_requeued(alice, redis_server, setting
     client = Client()
     client.force_login(alice)
     assert client.get(f"/api/jobs/{silent.pk}/").json()["stuck"] is True
+
+
+def test_a_job_whose_message_never_left_is_sent_by_the_stuck_check(alice, redis_server):
+    """The broker was down at upload time: the committed job row is enough to send it later."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from brefboard.recordings.tasks import detect_stuck_jobs
+
+    redis_server.flushall()
+    rec = Recording.objects.create(owner=alice, source="upload", status="queued")
+    job = TranscriptionJob.objects.create(recording=rec, queue="transcribe.cpu", stage="waiting_for_broker",
+                                          created_at=timezone.now() - timedelta(minutes=1))
+    assert detect_stuck_jobs()["unsent"] == 1
+    job.refresh_from_db()
+    assert job.celery_task_id and redis_server.llen("transcribe.cpu") == 1
+    assert detect_stuck_jobs()["unsent"] == 0  # sent once

@@ -49,7 +49,9 @@ class Recording(models.Model):
     # Live transcript of finished chunks while recording.
     live_text = models.TextField(blank=True)
     live_upto = models.FloatField(default=0.0)  # seconds of audio already live-transcribed
-    live_pending = models.BooleanField(default=False)
+    # When a live pass was last asked for; cleared when it starts. A pass lost with
+    # its worker only blocks new ones for LIVE_RETRY seconds.
+    live_requested_at = models.DateTimeField(null=True, blank=True)
 
     # Final transcript (replaces the live one).
     transcript = models.TextField(blank=True)

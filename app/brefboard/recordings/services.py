@@ -6,6 +6,7 @@ HTTP status the view should answer) having changed nothing already stored.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import tempfile
 from dataclasses import dataclass
@@ -16,6 +17,8 @@ from django.utils import timezone
 
 from . import audio, storage
 from .models import Chunk, Recording, TranscriptionJob
+
+log = logging.getLogger(__name__)
 
 
 class ServiceError(Exception):
@@ -252,8 +255,15 @@ def enqueue_transcription(rec: Recording, language: str) -> TranscriptionJob:
     Recording.objects.filter(pk=rec.pk).update(status=Recording.Status.QUEUED)
 
     def send() -> None:
-        result = transcribe_recording.apply_async(args=[str(job.id)], queue=job.queue)
-        TranscriptionJob.objects.filter(pk=job.pk).update(celery_task_id=result.id or "")
+        # The row is committed: if the broker is down now, the recording is safe and
+        # the stuck-job check sends the message later (celery_task_id stays empty).
+        try:
+            result = transcribe_recording.apply_async(args=[str(job.id)], queue=job.queue, retry=False)
+        except Exception:  # noqa: BLE001 - any broker failure; the job row says the rest
+            log.exception("broker unreachable: job %s will be sent by the stuck-job check", job.id)
+            TranscriptionJob.objects.filter(pk=job.pk).update(stage="waiting_for_broker")
+            return
+        TranscriptionJob.objects.filter(pk=job.pk).update(celery_task_id=result.id or "sent")
 
     transaction.on_commit(send)
     return job

@@ -10,7 +10,9 @@ re-delivered message never produces a second transcript.
 from __future__ import annotations
 
 import logging
+import os
 import socket
+import tempfile
 import threading
 import time
 import uuid
@@ -19,11 +21,13 @@ from datetime import timedelta
 from celery import shared_task
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, close_old_connections, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from ..transcription import get_engine
 from . import audio, storage
 from .models import Recording, Segment, TranscriptionJob
+from .services import container_for, missing_chunks
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +54,7 @@ def engine_for_worker():
 
 
 def worker_name() -> str:
-    return f"{socket.gethostname()}:{__import__('os').getpid()}"
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 # --- The claim ---------------------------------------------------------------------------
@@ -281,13 +285,11 @@ def live_transcribe(recording_id: int) -> str:
     transcript, made from the whole file after stop, replaces it anyway.
     """
     close_old_connections()
-    Recording.objects.filter(pk=recording_id).update(live_pending=False)
+    Recording.objects.filter(pk=recording_id).update(live_requested_at=None)
     rec = Recording.objects.filter(pk=recording_id).first()
     if rec is None or rec.status != Recording.Status.RECORDING or rec.chunk_count == 0:
         return "skipped"
     start = rec.live_upto
-    from .services import container_for, missing_chunks
-
     missing = missing_chunks(rec)
     upto = (missing[0] - 1) if missing else None  # only the unbroken run from chunk 0
     if upto is not None and upto < 0:
@@ -297,9 +299,6 @@ def live_transcribe(recording_id: int) -> str:
     seconds = len(pcm) / audio.WHISPER_RATE
     if seconds < settings.BREFBOARD_LIVE_MIN_SECONDS:
         return "waiting"
-    import os
-    import tempfile
-
     fd, wav = tempfile.mkstemp(prefix="brefboard-live-", suffix=".wav")
     os.close(fd)
     try:
@@ -320,11 +319,16 @@ def live_transcribe(recording_id: int) -> str:
     return "done"
 
 
+LIVE_RETRY_SECONDS = 30
+
+
 def queue_live_pass(rec: Recording) -> None:
     """Ask for a live pass unless one is already waiting for this recording."""
     if not settings.BREFBOARD_LIVE_ENABLED:
         return
-    if Recording.objects.filter(pk=rec.pk, live_pending=False).update(live_pending=True):
+    now = timezone.now()
+    waiting = Q(live_requested_at__isnull=True) | Q(live_requested_at__lt=now - timedelta(seconds=LIVE_RETRY_SECONDS))
+    if Recording.objects.filter(waiting, pk=rec.pk).update(live_requested_at=now):
         transaction.on_commit(
             lambda: live_transcribe.apply_async(args=[rec.pk], queue=settings.BREFBOARD_LIVE_QUEUE)
         )
@@ -336,6 +340,8 @@ def queue_live_pass(rec: Recording) -> None:
 def detect_stuck_jobs() -> dict:
     """Report jobs whose worker went silent or that no worker picked up, and requeue them.
 
+    Also sends the message of jobs created while the broker was unreachable.
+
     A running job whose heartbeat is older than BREFBOARD_STUCK_AFTER_SECONDS
     lost its worker (killed, host down). Its message may be gone too (Redis
     re-delivered it to a worker that saw a fresh lease), so send it again:
@@ -345,7 +351,7 @@ def detect_stuck_jobs() -> dict:
     now = timezone.now()
     silent = now - timedelta(seconds=settings.BREFBOARD_STUCK_AFTER_SECONDS)
     waiting = now - timedelta(seconds=settings.BREFBOARD_QUEUED_STUCK_AFTER_SECONDS)
-    found = {"running": 0, "queued": 0}
+    found = {"running": 0, "queued": 0, "unsent": 0}
     # stuck=False: each loss is reported and requeued once (a new claim clears the flag).
     for job in TranscriptionJob.objects.filter(
         status=TranscriptionJob.Status.RUNNING, heartbeat_at__lt=silent, stuck=False
@@ -356,11 +362,19 @@ def detect_stuck_jobs() -> dict:
         )
         transcribe_recording.apply_async(args=[str(job.pk)], queue=job.queue)
         found["running"] += 1
+    # Jobs whose message never reached the broker (it was down at upload time): send now.
+    unsent_before = now - timedelta(seconds=settings.BREFBOARD_HEARTBEAT_SECONDS * 3)
+    for job in TranscriptionJob.objects.filter(
+        status=TranscriptionJob.Status.QUEUED, celery_task_id="", attempts=0, created_at__lt=unsent_before
+    ):
+        result = transcribe_recording.apply_async(args=[str(job.pk)], queue=job.queue)
+        TranscriptionJob.objects.filter(pk=job.pk, celery_task_id="").update(celery_task_id=result.id or "sent")
+        found["unsent"] += 1
     for job in TranscriptionJob.objects.filter(status=TranscriptionJob.Status.QUEUED, created_at__lt=waiting, stuck=False):
         TranscriptionJob.objects.filter(pk=job.pk).update(
             stuck=True, stuck_reason=f"aucun worker n'a pris ce travail (file {job.queue})"[:255]
         )
         found["queued"] += 1
-    if found["running"] or found["queued"]:
+    if any(found.values()):
         log.warning("stuck jobs: %s", found)
     return found

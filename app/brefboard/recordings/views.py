@@ -78,11 +78,7 @@ def recording_detail(request, pk: int):
 @require_POST
 def upload(request):
     """Upload an audio or video file; 413 above the size limit, before anything is read."""
-    try:
-        declared = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        declared = 0
-    if declared > settings.BREFBOARD_MAX_UPLOAD_BYTES + 64 * 1024:
+    if _declared_length(request) > settings.BREFBOARD_MAX_UPLOAD_BYTES + 64 * 1024:  # + multipart framing
         return JsonResponse({"error": "le fichier dépasse la taille maximale autorisée"}, status=413)
     uploaded = request.FILES.get("audio")
     if uploaded is None:
@@ -99,6 +95,13 @@ def upload(request):
     if _wants_json(request):
         return JsonResponse({"recording": rec.pk, "job": str(job.pk), "url": rec_url(rec)}, status=201)
     return redirect("recording_detail", pk=rec.pk)
+
+
+def _declared_length(request) -> int:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0
 
 
 def rec_url(rec: Recording) -> str:
@@ -157,6 +160,8 @@ def unfinished_sessions(request):
 def session_chunk(request, pk: int, index: int):
     """Store chunk ``index`` (raw body); the 200 is sent only once it is committed."""
     rec = _own_recording(request, pk)
+    if _declared_length(request) > settings.BREFBOARD_MAX_CHUNK_BYTES:
+        return JsonResponse({"error": "morceau trop gros"}, status=413)  # before reading it
     try:
         ack = services.add_chunk(rec, index, request.body, stream_start=request.GET.get("stream_start") == "1")
     except ServiceError as exc:
