@@ -16,3 +16,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "brefboard.settings")
 app = Celery("brefboard")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+# Worker metrics endpoint and queue timings (Celery signals; imports no metrics library yet).
+from brefboard.monitoring import worker as _worker_metrics  # noqa: E402,F401

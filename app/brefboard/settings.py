@@ -43,7 +43,7 @@ def database_from_url(url: str) -> dict:
     parsed = urlparse(url)
     if parsed.scheme in {"postgres", "postgresql", "pgsql"}:
         return {
-            "ENGINE": "django.db.backends.postgresql",
+            "ENGINE": "django_prometheus.db.backends.postgresql",  # django_db_* metrics
             "NAME": unquote(parsed.path.lstrip("/")),
             "USER": unquote(parsed.username or ""),
             "PASSWORD": unquote(parsed.password or ""),
@@ -59,7 +59,7 @@ def database_from_url(url: str) -> dict:
 
 def sqlite_database(path: str) -> dict:
     return {
-        "ENGINE": "django.db.backends.sqlite3",
+        "ENGINE": "django_prometheus.db.backends.sqlite3",  # django_db_* metrics
         "NAME": path,
         # WAL lets the web process read while a worker writes; FULL sync makes a
         # committed chunk survive a power cut (it is acknowledged only after commit).
@@ -86,12 +86,19 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django_prometheus",
+    "brefboard.monitoring",
     "brefboard.accounts",
     "brefboard.recordings",
     "brefboard.library",
 ] + env_list("BREFBOARD_EXTRA_APPS")
 
 MIDDLEWARE = [
+    # django-prometheus' Before/After pair wraps every other middleware (its documented order);
+    # ours come right after it so that every request is counted, redirects to login included.
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "brefboard.monitoring.middleware.RequestMiddleware",
+    "brefboard.monitoring.middleware.ExceptionMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -101,6 +108,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Every page needs a login; the few public ones are marked @login_not_required.
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "brefboard.urls"
@@ -126,6 +134,8 @@ DATABASES = {
     if env_str("DATABASE_URL")
     else sqlite_database(env_str("BREFBOARD_SQLITE_PATH", str(BASE_DIR.parent / "brefboard.sqlite3")))
 }
+# django-prometheus' cache backend: django_cache_* metrics.
+CACHES = {"default": {"BACKEND": "django_prometheus.cache.backends.locmem.LocMemCache"}}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -205,6 +215,16 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"queue": env_str("BREFBOARD_HOUSEKEEPING_QUEUE", "celery")},
     }
 }
+
+# --- Metrics (/metrics and the workers' endpoints; brefboard/monitoring) -----------------
+# Nothing may read them by default. Clients from these networks may (REMOTE_ADDR, e.g.
+# "10.0.0.5/32,::1/128"; leave out 127.0.0.1 when a local reverse proxy forwards /metrics)...
+BREFBOARD_METRICS_ALLOWED_CIDRS = env_list("BREFBOARD_METRICS_ALLOWED_CIDRS")
+# ...and, when a password is set, anyone with these HTTP basic auth credentials.
+BREFBOARD_METRICS_USERNAME = env_str("BREFBOARD_METRICS_USERNAME", "metrics")
+BREFBOARD_METRICS_PASSWORD = env_str("BREFBOARD_METRICS_PASSWORD")
+# Queues whose waiting jobs are counted (default: every queue BrefBoard sends to).
+BREFBOARD_METRICS_QUEUES = env_list("BREFBOARD_METRICS_QUEUES")
 
 LOGGING = {
     "version": 1,

@@ -3,8 +3,12 @@ from django.apps import apps
 from django.contrib import admin
 from django.urls import include, path
 
+from brefboard.monitoring.views import metrics
+
 urlpatterns = [
     path("admin/", admin.site.urls),
+    # Not django_prometheus.urls: that /metrics is public; ours checks BREFBOARD_METRICS_*.
+    path("metrics", metrics, name="prometheus-metrics"),
     path("", include("brefboard.accounts.urls")),
     path("", include("brefboard.recordings.urls")),
 ]

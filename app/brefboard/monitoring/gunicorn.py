@@ -1,0 +1,36 @@
+"""gunicorn settings for prometheus_client's multiprocess mode.
+
+Use it as the configuration file (``gunicorn -c python:brefboard.monitoring.gunicorn
+brefboard.wsgi``), or import its hooks from your own. Loaded by the master
+before any worker exists and before the app is imported (do not set
+``preload_app``: the app would import prometheus_client in the master first):
+
+* PROMETHEUS_MULTIPROC_DIR is set (a fresh temporary directory when the
+  service did not set one) so that every worker inherits it;
+* ``on_starting`` empties it: files of a previous run would be summed in;
+* ``child_exit`` calls ``mark_process_dead`` for each worker that leaves
+  (recycled by ``max_requests``, killed by the timeout), dropping its live gauges.
+
+Other settings come from the command line or GUNICORN_CMD_ARGS as usual.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="brefboard-gunicorn-metrics-")
+
+
+def on_starting(server) -> None:
+    directory = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    os.makedirs(directory, exist_ok=True)
+    for name in os.listdir(directory):
+        if name.endswith(".db"):
+            os.unlink(os.path.join(directory, name))
+
+
+def child_exit(server, worker) -> None:
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

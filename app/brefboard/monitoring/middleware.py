@@ -1,0 +1,62 @@
+"""``RequestMiddleware`` and ``ExceptionMiddleware`` of the original.
+
+Both sit between django-prometheus' Before and After middlewares (settings).
+Labels are bounded: the resolver's view name (``unresolved`` for a 404 that
+matched no URL), the exception's class name, a fixed error kind.
+"""
+from __future__ import annotations
+
+import time
+
+from . import metrics
+from .decorators import TIMED, UNRESOLVED, count_request, view_name
+
+_STARTED = "_brefboard_view_started"
+
+
+class RequestMiddleware:
+    """Counts requests per view and measures each view's latency.
+
+    Views decorated with ``@monitor_view`` / ``@count_requests`` are counted
+    by the decorator and skipped here (one count per request either way).
+    """
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        started = getattr(request, _STARTED, None)
+        if started is None:  # no view ran: 404 before the resolver matched, or a middleware answered
+            name = UNRESOLVED if getattr(request, "resolver_match", None) is None else view_name(request)
+        else:
+            name = view_name(request)
+        count_request(request)
+        if started is not None and not getattr(request, TIMED, False):
+            setattr(request, TIMED, True)
+            metrics.VIEW_LATENCY.labels(view_name=name).observe(time.perf_counter() - started)
+        return response
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        setattr(request, _STARTED, time.perf_counter())
+        return None
+
+
+class ExceptionMiddleware:
+    """Counts unhandled exceptions by class and HTTP errors by kind (4xx, 5xx)."""
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        status = getattr(response, "status_code", 200)
+        if status >= 500:
+            metrics.ERRORS.labels(type=metrics.HTTP_SERVER_ERROR).inc()
+        elif status >= 400:
+            metrics.ERRORS.labels(type=metrics.HTTP_CLIENT_ERROR).inc()
+        return response
+
+    def process_exception(self, request, exception):
+        metrics.EXCEPTIONS.labels(type=type(exception).__name__).inc()
+        return None  # Django's own handling goes on (500 page, logging)
