@@ -24,6 +24,9 @@ from django.db import DatabaseError, InterfaceError, OperationalError, close_old
 from django.db.models import Q
 from django.utils import timezone
 
+from ..monitoring import jobs as job_metrics
+from ..monitoring import metrics
+from ..monitoring.decorators import measure_duration
 from ..transcription import get_engine
 from . import audio, storage
 from .models import Recording, Segment, TranscriptionJob
@@ -173,21 +176,27 @@ def transcribe_recording(self, job_id: str) -> str:
     progress = Progress(job.pk, token, heartbeat)
     try:
         result = _run_engine(job, progress)
-        return _complete(job, token, result)
+        status = _complete(job, token, result)
+        if status == "done":
+            job_metrics.transcript_stored(job)
+        return status
     except JobCancelled:
         log.info("job %s cancelled or taken over; stopping", job_id)
         return "cancelled"
     except audio.InvalidAudio as exc:
+        job_metrics.transcription_failed(exc)
         _fail(job, token, f"audio illisible : {exc}")
         return "failed"
     except TRANSIENT_ERRORS as exc:
         _safe(release_claim, job.pk, token)
         if self.request.retries >= 8:
+            job_metrics.transcription_failed(exc)
             _safe(_fail, job, token, f"erreur passagère répétée : {exc.__class__.__name__}")
             return "failed"
         raise self.retry(exc=exc, countdown=_backoff(self.request.retries), max_retries=8)
     except Exception as exc:
         log.exception("job %s failed", job_id)
+        job_metrics.transcription_failed(exc)
         _safe(_fail, job, token, f"{exc.__class__.__name__}: {exc}"[:2000])
         return "failed"
     finally:
@@ -205,17 +214,20 @@ def _safe(fn, *args) -> None:
         log.exception("could not record the job's state")
 
 
+@measure_duration(metrics.TRANSCRIPTION_DURATION)
 def _run_engine(job: TranscriptionJob, progress: Progress):
     rec = job.recording
     progress.stage("fetching_audio")
     with storage.audio_file(rec, suffix=rec.audio_suffix) as path:
+        job_metrics.measure_recording(path)  # recording_quality, from the decoded audio
         progress.stage("loading_model")
         engine = engine_for_worker()
         TranscriptionJob.objects.filter(pk=job.pk).update(
             engine=engine.name, model=str(settings.BREFBOARD_MODEL)[:255], device=engine.device
         )
         progress.stage("transcribing")
-        return engine.transcribe(
+        return job_metrics.transcribe(  # engine.transcribe under @monitor_whisper_processing
+            engine,
             path,
             language=job.language or None,
             beam_size=settings.BREFBOARD_BEAM_SIZE,
