@@ -7,6 +7,7 @@
 #   scripts/test-app.sh -k upload        # extra arguments go to pytest
 # BREFBOARD_SKIP_FRENCH=1   skip the French test (set by itself if its model cannot be downloaded)
 # BREFBOARD_SKIP_BROWSER=1  skip the headless Chromium test
+# BREFBOARD_SKIP_POSTGRES=1 skip the second pass of the core tests on a throwaway PostgreSQL cluster
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -21,6 +22,9 @@ for cmd_pkg in redis-server:redis-server espeak-ng:espeak-ng ffmpeg:ffmpeg; do
   command -v "${cmd_pkg%%:*}" >/dev/null || need+=("${cmd_pkg#*:}")
 done
 "$PYTHON" -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
+if [ -z "${BREFBOARD_SKIP_POSTGRES:-}" ]; then
+  compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
+fi
 if [ -z "${BREFBOARD_SKIP_BROWSER:-}" ]; then
   command -v chromium >/dev/null || need+=(chromium)
   command -v chromedriver >/dev/null || need+=(chromium-driver)
@@ -59,6 +63,12 @@ fi
 # The joined French model is cached here between runs (git ignores .cache/).
 export BREFBOARD_MODEL_CACHE="${BREFBOARD_MODEL_CACHE:-$ROOT/.cache/brefboard-models}"
 
-log "running the app tests"
 cd app
-exec "$VENV/bin/python" -m pytest "$@"
+log "running the app tests (SQLite)"
+"$VENV/bin/python" -m pytest "$@"
+if [ -z "${BREFBOARD_SKIP_POSTGRES:-}" ] && [ $# -eq 0 ]; then
+  # Same code on PostgreSQL, as production runs it: storage, claims, SIGKILL recovery.
+  log "running the core tests again on a throwaway PostgreSQL cluster"
+  BREFBOARD_TEST_POSTGRES=1 "$VENV/bin/python" -m pytest -q tests/test_upload.py tests/test_sessions.py \
+    tests/test_worker.py -k "not cancel and not live"
+fi

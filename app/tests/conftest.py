@@ -128,3 +128,10 @@ def bob_client(bob):
     return c
 
 
+
+
+def pytest_report_header(config):
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    return f"brefboard: database {db['ENGINE'].rsplit('.', 1)[-1]}, model {settings.BREFBOARD_MODEL or '(none)'}"

@@ -48,8 +48,16 @@ for key, value in {
 }.items():
     os.environ.setdefault(key, value)
 
+if os.environ.get("BREFBOARD_TEST_POSTGRES") == "1" and not os.environ.get("DATABASE_URL"):
+    from tests.postgres import start_cluster
+
+    os.environ["DATABASE_URL"] = start_cluster()  # worker processes inherit it
+
 from brefboard.settings import *  # noqa: E402,F401,F403
 
-# The test database is the file the worker processes open too (not :memory:).
-DATABASES["default"]["NAME"] = os.environ["BREFBOARD_TEST_DB"]  # noqa: F405
+# The test database is the one the worker processes open too (not :memory:, not test_*).
+if os.environ.get("DATABASE_URL"):
+    DATABASES["default"]["TEST"] = {"NAME": DATABASES["default"]["NAME"]}  # noqa: F405
+else:
+    DATABASES["default"]["NAME"] = os.environ["BREFBOARD_TEST_DB"]  # noqa: F405
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast, tests only
