@@ -13,6 +13,7 @@ from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from brefboard.monitoring.decorators import count_requests, monitor_view
 from brefboard.recordings.models import Recording
 from brefboard.summaries.exports import ExportError, content_disposition, render as render_export
 
@@ -45,6 +46,7 @@ def _wants_json(request) -> bool:
     return "application/json" in request.headers.get("Accept", "")
 
 
+@monitor_view
 @require_GET
 def profil(request):
     """The user's transcriptions and summaries: search, sort, pages."""
@@ -126,6 +128,7 @@ def summary_status(request, pk: int):
     return JsonResponse(summary.as_dict())
 
 
+@monitor_view
 @require_GET
 def export(request, pk: int, fmt: str):
     rec = _own_recording(request, pk)
@@ -142,12 +145,14 @@ def export(request, pk: int, fmt: str):
 
 # --- The original's JSON endpoints (same shapes) --------------------------------------------
 
+@count_requests
 @require_GET
 def get_summary(request, pk: int):
     summary = _own_summary(request, pk)
     return JsonResponse({"title": summary.title or summary.recording.display_title, "text": summary.text})
 
 
+@count_requests
 @require_http_methods(["POST", "DELETE"])
 def delete_summary(request, pk: int):
     """Deletes the summary only; the recording and its transcript stay."""

@@ -74,3 +74,12 @@ def transcription_failed(exc: BaseException | None = None) -> None:
     kind = getattr(exc, "kind", None)
     if kind in {"not_audio", "corrupt", "truncated"}:
         metrics.RECORDING_ERRORS.labels(error_type=kind).inc()
+
+
+# recording_errors_total{error_type} for a recording or upload refused by the web process,
+# by the HTTP status the service chose (a fixed set, whatever the message says).
+REJECTION_KINDS = {400: "invalid", 409: "conflict", 413: "too_large", 415: "unsupported_format", 422: "unreadable_audio"}
+
+
+def recording_rejected(status: int) -> None:
+    metrics.RECORDING_ERRORS.labels(error_type=REJECTION_KINDS.get(status, "other")).inc()

@@ -42,8 +42,13 @@ class RequestMiddleware:
         return None
 
 
+# Views that store audio: an unhandled exception there lost (or failed to keep) a recording.
+AUDIO_SAVING_VIEWS = frozenset({"upload", "session_chunk", "session_finish"})
+
+
 class ExceptionMiddleware:
-    """Counts unhandled exceptions by class and HTTP errors by kind (4xx, 5xx)."""
+    """Counts unhandled exceptions by class, HTTP errors by kind (4xx, 5xx), and
+    ``django_error_total{type="audio_save_error"}`` for a crash in a view that stores audio."""
 
     def __init__(self, get_response) -> None:
         self.get_response = get_response
@@ -59,4 +64,6 @@ class ExceptionMiddleware:
 
     def process_exception(self, request, exception):
         metrics.EXCEPTIONS.labels(type=type(exception).__name__).inc()
+        if view_name(request) in AUDIO_SAVING_VIEWS:
+            metrics.ERRORS.labels(type=metrics.AUDIO_SAVE_ERROR).inc()
         return None  # Django's own handling goes on (500 page, logging)

@@ -14,6 +14,8 @@ from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from ..monitoring.decorators import monitor_view
+from ..monitoring.jobs import recording_rejected
 from . import services
 from .models import Recording, TranscriptionJob
 from .services import ServiceError
@@ -42,6 +44,7 @@ def _wants_json(request) -> bool:
 
 # --- Pages ---------------------------------------------------------------------------------
 
+@monitor_view
 @require_GET
 def home(request):
     """The recorder, the upload form, and the latest recordings."""
@@ -65,6 +68,7 @@ def profil(request):
     return render(request, "recordings/profil.html", {"recordings": qs[:200], "search": search, "sort": sort})
 
 
+@monitor_view
 @require_GET
 def recording_detail(request, pk: int):
     rec = _own_recording(request, pk)
@@ -75,6 +79,7 @@ def recording_detail(request, pk: int):
     })
 
 
+@monitor_view
 @require_POST
 def upload(request):
     """Upload an audio or video file; 413 above the size limit, before anything is read."""
@@ -88,6 +93,7 @@ def upload(request):
             request.user, uploaded, title=request.POST.get("title", ""), language=request.POST.get("language")
         )
     except ServiceError as exc:
+        recording_rejected(exc.status)
         if _wants_json(request):
             return _error(exc)
         return render(request, "recordings/upload_error.html", {"error": exc.message}, status=exc.status)
@@ -112,6 +118,7 @@ def rec_url(rec: Recording) -> str:
 
 # --- Browser recording session API -----------------------------------------------------------
 
+@monitor_view
 @require_POST
 def session_start(request):
     try:
@@ -156,6 +163,7 @@ def unfinished_sessions(request):
     return JsonResponse({"sessions": [_session_state(r) for r in recs[:20]]})
 
 
+@monitor_view
 @require_http_methods(["PUT", "POST"])
 def session_chunk(request, pk: int, index: int):
     """Store chunk ``index`` (raw body); the 200 is sent only once it is committed."""
@@ -165,12 +173,14 @@ def session_chunk(request, pk: int, index: int):
     try:
         ack = services.add_chunk(rec, index, request.body, stream_start=request.GET.get("stream_start") == "1")
     except ServiceError as exc:
+        recording_rejected(exc.status)
         return _error(exc)
     if not ack.duplicate:
         queue_live_pass(rec)
     return JsonResponse(ack.as_dict())
 
 
+@monitor_view
 @require_POST
 def session_finish(request, pk: int):
     rec = _own_recording(request, pk)
@@ -181,6 +191,7 @@ def session_finish(request, pk: int):
     try:
         job = services.finalize(rec, language=body.get("language"))
     except ServiceError as exc:
+        recording_rejected(exc.status)
         return _error(exc)
     rec.refresh_from_db()
     return JsonResponse({"recording": rec.pk, "job": str(job.pk), "duration": rec.duration, "url": rec_url(rec)})
@@ -244,12 +255,14 @@ def recording_audio(request, pk: int):
 
 # --- The original's JSON endpoints (same shapes) -------------------------------------------------
 
+@monitor_view
 @require_GET
 def get_transcription(request, pk: int):
     rec = _own_recording(request, pk)
     return JsonResponse({"title": rec.display_title, "text": rec.transcript})
 
 
+@monitor_view
 @require_POST
 def delete_transcription(request, pk: int):
     rec = _own_recording(request, pk)
@@ -257,6 +270,7 @@ def delete_transcription(request, pk: int):
     return JsonResponse({"status": "success"})
 
 
+@monitor_view
 @require_GET
 def current_transcription(request):
     """The live transcript of the user's recording in progress (the original's polling endpoint)."""
