@@ -1,10 +1,10 @@
 """The summary metrics of the original BrefBoard, shared with whoever else defines them.
 
-The instrumentation work may define the same metrics in ``brefboard.metrics``
-(the original kept them all in one ``metrics.py``); prometheus_client refuses
-a second metric with the same name in a registry, so this module imports that
-module first if it exists and reuses any metric already registered under the
-exposed name, and only defines what is missing.
+The instrumentation app defines the same metrics in ``brefboard.monitoring.metrics``
+(the original kept them all in one ``metrics.py``); prometheus_client refuses a
+second metric with the same name in a registry, so this module imports that
+module first if it exists, reuses any metric already registered under the
+same name, and only defines what is missing (when the library runs alone).
 
 Names on ``/metrics`` (see grafana_dashboards/METRICS.md):
 ``django_summary_generation_seconds`` (histogram),
@@ -17,8 +17,8 @@ import importlib
 
 from prometheus_client import REGISTRY, Counter, Histogram
 
-try:  # the shared metrics module, when the instrumentation app provides one
-    importlib.import_module("brefboard.metrics")
+try:  # the shared metrics module, when the instrumentation app is there
+    importlib.import_module("brefboard.monitoring.metrics")
 except ImportError:
     pass
 

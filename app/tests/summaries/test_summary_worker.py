@@ -74,7 +74,7 @@ def test_upload_transcribed_then_summarised_without_an_llm(alice_client, english
         s = Summary.objects.filter(recording_id=rec_id).first()
         return s if s is not None and s.status in ("done", "failed") else None
 
-    summary = wait_for(summarised, timeout=180, interval=0.5, what="transcription then summary")
+    summary = wait_for(summarised, timeout=300, interval=0.5, what="transcription then summary")
     rec = Recording.objects.get(pk=rec_id)
     assert summary.status == "done", summary.error
     assert summary.method == "extractive" and summary.language == "en"
