@@ -146,7 +146,7 @@ def main() -> int:
             spec = {"engine": engine, "compute_type": compute_type, "beam": beam, "threads": args.threads,
                     "pt": str(pt), "ct2": str(ct2), "audio": str(audio)}
             proc = subprocess.run([sys.executable, __file__, "--child", json.dumps(spec)],
-                                  capture_output=True, text=True)
+                                  check=False, capture_output=True, text=True)
             if proc.returncode != 0:
                 print(f"{engine} {compute_type} beam {beam} failed:\n{proc.stderr[-2000:]}", file=sys.stderr)
                 return 1

@@ -16,7 +16,7 @@ import importlib
 import logging
 import os
 import threading
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -232,15 +232,15 @@ class OpenAIWhisperEngine:
                 on_progress(1.0)
             return self._result("", language or ("" if self.multilingual else "en"), 0.0, [])
 
-        options = dict(
-            temperature=self.temperature,
-            condition_on_previous_text=self.condition_on_previous_text,
-            language=language,
-            fp16=self.fp16,
+        options = {
+            "temperature": self.temperature,
+            "condition_on_previous_text": self.condition_on_previous_text,
+            "language": language,
+            "fp16": self.fp16,
             # openai-whisper runs beam search only when beam_size is set; 1 means greedy (as faster-whisper)
-            beam_size=beam_size if beam_size > 1 else None,
-            best_of=5,
-        )
+            "beam_size": beam_size if beam_size > 1 else None,
+            "best_of": 5,  # samples per fallback temperature, faster-whisper's default
+        }
         if on_progress is not None:
             on_progress = _monotonic(on_progress)
         with self._lock:

@@ -18,10 +18,9 @@ import pytest
 
 if not os.environ.get("BREFBOARD_ENGINE_TESTS"):  # the app's own venv has no PyTorch: skip, don't break collection
     pytest.importorskip("whisper", reason="openai-whisper is not installed: run scripts/test-engines.sh")
-import torch  # noqa: E402
-import whisper  # noqa: E402
-
-from brefboard.transcription.convert import (  # noqa: E402
+import torch
+import whisper
+from brefboard.transcription.convert import (
     ConversionError,
     convert,
     model_bin_parts,
@@ -94,8 +93,8 @@ def test_converted_model_computes_what_ctranslate2_computes(tiny_dir):
 
 
 def _random_whisper(seed: int = 0) -> tuple[dict, dict[str, np.ndarray]]:
-    dims = dict(n_mels=4, n_audio_ctx=6, n_audio_state=8, n_audio_head=2, n_audio_layer=2,
-                n_vocab=51864, n_text_ctx=5, n_text_state=8, n_text_head=2, n_text_layer=2)
+    dims = {"n_mels": 4, "n_audio_ctx": 6, "n_audio_state": 8, "n_audio_head": 2, "n_audio_layer": 2,
+            "n_vocab": 51864, "n_text_ctx": 5, "n_text_state": 8, "n_text_head": 2, "n_text_layer": 2}
     torch.manual_seed(seed)
     net = whisper.model.Whisper(whisper.model.ModelDimensions(**dims))
     for p in net.parameters():
@@ -212,7 +211,9 @@ def test_a_missing_part_is_a_clear_error_and_writes_nothing(tiny_dir, tmp_path):
 
     with pytest.raises(ConversionError, match="truncated"):
         read_model_bin([half])
-    proc = subprocess.run([sys.executable, str(TOOL), str(half), "-o", str(out)], capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, str(TOOL), str(half), "-o", str(out)], check=False, capture_output=True, text=True
+    )
     assert proc.returncode == 2
     assert "truncated" in proc.stderr and "parts" in proc.stderr
     assert not out.exists() and not list(tmp_path.glob("*.tmp"))

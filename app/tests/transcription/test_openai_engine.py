@@ -20,11 +20,10 @@ import pytest
 
 if not os.environ.get("BREFBOARD_ENGINE_TESTS"):  # the app's own venv has no PyTorch: skip, don't break collection
     pytest.importorskip("whisper", reason="openai-whisper is not installed: run scripts/test-engines.sh")
-import torch  # noqa: E402
-
-from brefboard.transcription.base import TranscriptResult  # noqa: E402
-from brefboard.transcription.convert import convert, model_bin_parts  # noqa: E402
-from brefboard.transcription.openai_engine import (  # noqa: E402
+import torch
+from brefboard.transcription.base import TranscriptResult
+from brefboard.transcription.convert import convert, model_bin_parts
+from brefboard.transcription.openai_engine import (
     OpenAIWhisperEngine,
     resolve_device,
     resolve_fp16,
