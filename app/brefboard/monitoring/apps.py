@@ -6,4 +6,5 @@ class MonitoringConfig(AppConfig):
     label = "brefboard_monitoring"
 
     def ready(self) -> None:
-        from . import metrics, signals  # noqa: F401 - define the metrics, connect the model signals
+        # Define the metrics; connect the model signals and the Celery ones (publish time stamps).
+        from . import metrics, signals, worker  # noqa: F401

@@ -110,7 +110,7 @@ class JobsCollector:
                 TranscriptionJob.objects.order_by().values_list("status").annotate(n=Count("pk")).values_list("status", "n")
             )
         except DatabaseError as exc:
-            log.warning("job metrics: database unreadable (%s)", type(exc).__name__)
+            log.warning("job metrics: database unreadable (%s: %s)", type(exc).__name__, exc)
             return
         for status, state in JOB_STATES.items():
             family.add_metric([state], float(rows.get(status, 0)))

@@ -21,6 +21,10 @@ import tempfile
 if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="brefboard-gunicorn-metrics-")
 
+# Imported now, after the directory is set: child_exit runs in the master's SIGCHLD
+# handler, where a first import could interleave with another and find a half-built module.
+from prometheus_client import multiprocess  # noqa: E402
+
 
 def on_starting(server) -> None:
     directory = os.environ["PROMETHEUS_MULTIPROC_DIR"]
@@ -31,6 +35,4 @@ def on_starting(server) -> None:
 
 
 def child_exit(server, worker) -> None:
-    from prometheus_client import multiprocess
-
     multiprocess.mark_process_dead(worker.pid)

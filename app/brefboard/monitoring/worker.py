@@ -57,7 +57,11 @@ def _start_endpoint(sender=None, **kwargs) -> None:
     if not port or _server is not None:
         return
     addr = os.environ.get("BREFBOARD_WORKER_METRICS_ADDR", "127.0.0.1")
-    _server = serve(addr, port)
+    try:
+        _server = serve(addr, port)
+    except OSError as exc:  # port taken (another worker on this host): the worker still works
+        log.error("worker metrics endpoint not started on %s:%s: %s", addr, port, exc)
+        return
     log.info("worker metrics on http://%s:%s/metrics", addr, _server.server_port)
 
 
