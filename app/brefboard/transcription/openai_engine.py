@@ -47,7 +47,11 @@ def resolve_device(requested: str, cuda_available: bool) -> str:
 
 
 def resolve_fp16(device: str, fp16: bool | None) -> bool:
-    """fp16 by default on CUDA (half the memory, tensor cores), fp32 on CPU (PyTorch has no fast fp16 there)."""
+    """fp16 by default on CUDA (activations in half precision on tensor cores), fp32 on CPU.
+
+    openai-whisper keeps the weights in fp32 and casts them per layer, as its
+    own CLI does; on CPU it has no fp16 kernels and would silently fall back.
+    """
     if fp16 is None:
         return device == "cuda"
     if fp16 and device != "cuda":
