@@ -7,17 +7,16 @@ process serves the sum of them all, on
 endpoint), behind the same access policy as the web ``/metrics``.
 
 Connected to Celery's signals when ``brefboard.celery`` is imported, i.e. in
-every process that loads the Celery app. prometheus_client is imported only
-inside the handlers: whether values go to files is decided when it is first
-imported, which must come after the directory is chosen (``celeryd_init``).
-One directory per worker service: it is emptied when the worker starts.
+every process that loads the Celery app. prometheus_client decides when it is
+first imported (during Django's setup, before Celery's first signal) whether
+values go to files, so PROMETHEUS_MULTIPROC_DIR must be in the worker's
+environment and exist when it starts (systemd: ``RuntimeDirectory=``). One
+directory per worker service: files of earlier runs are removed at start.
 """
 from __future__ import annotations
 
 import logging
 import os
-import sys
-import tempfile
 import threading
 import time
 
@@ -29,24 +28,26 @@ log = logging.getLogger(__name__)
 _server = None
 
 
-def _empty(directory: str) -> None:
-    os.makedirs(directory, exist_ok=True)
+def _empty(directory: str, keep_pid: int) -> None:
+    """Remove the files of earlier runs; this process' own (already open) files stay."""
     for name in os.listdir(directory):
-        if name.endswith(".db"):
+        if name.endswith(".db") and not name.endswith(f"_{keep_pid}.db"):
             os.unlink(os.path.join(directory, name))
 
 
 @signals.celeryd_init.connect
-def _choose_directory(sender=None, instance=None, conf=None, **kwargs) -> None:
-    """In the worker's main process, before the pool forks: a clean multiprocess directory."""
+def _check_directory(sender=None, instance=None, conf=None, **kwargs) -> None:
+    """In the worker's main process, before the pool forks: a clean multiprocess directory.
+
+    Django (and so prometheus_client) is set up before Celery sends any signal, so the
+    directory cannot be chosen here: it comes from the environment, like gunicorn's.
+    """
     directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-    if not directory:
-        if "prometheus_client" in sys.modules:
-            log.warning("PROMETHEUS_MULTIPROC_DIR is not set: pool children's metrics will not be exported")
-            return
-        directory = tempfile.mkdtemp(prefix="brefboard-worker-metrics-")
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory  # inherited by the pool children
-    _empty(directory)
+    if not directory or not os.path.isdir(directory):
+        log.warning("PROMETHEUS_MULTIPROC_DIR is not set to an existing directory: the metrics of the "
+                    "pool's children (every task) will not be exported")
+        return
+    _empty(directory, os.getpid())
 
 
 @signals.worker_ready.connect

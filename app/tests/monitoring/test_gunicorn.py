@@ -37,7 +37,8 @@ def stale_counts(directory: Path) -> None:
     """Files a previous run would leave: 1000 requests to the login view, from a dead process."""
     env = dict(os.environ, PROMETHEUS_MULTIPROC_DIR=str(directory))
     code = ("from brefboard.monitoring import metrics; "
-            "metrics.REQUESTS.labels(view_name='login').inc(1000)")
+            "metrics.REQUESTS.labels(view_name='login').inc(1000); "
+            "metrics.TRANSCRIPTION_DURATION.observe(5)")
     subprocess.run([sys.executable, "-c", code], env=env, cwd=APP_DIR, check=True)
     assert any(directory.glob("counter_*.db"))
 
