@@ -18,7 +18,7 @@ log() { echo "== $*"; }
 
 # --- Debian packages ------------------------------------------------------------------
 need=()
-for cmd_pkg in redis-server:redis-server espeak-ng:espeak-ng ffmpeg:ffmpeg; do
+for cmd_pkg in redis-server:redis-server espeak-ng:espeak-ng ffmpeg:ffmpeg promtool:prometheus; do
   command -v "${cmd_pkg%%:*}" >/dev/null || need+=("${cmd_pkg#*:}")
 done
 "$PYTHON" -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
