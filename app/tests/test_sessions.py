@@ -223,3 +223,24 @@ def test_safari_style_fragmented_mp4_chunks_finalize(alice_client, english_wav, 
     assert r.json()["duration"] == pytest.approx(_seconds(english_wav), abs=0.15)
     path = _write(recording_bytes(Recording.objects.get(pk=sid)), tmp_path / "final.m4a")
     assert audio.probe(str(path)).duration == pytest.approx(_seconds(english_wav), abs=0.15)
+
+
+def test_finish_anyway_leaves_out_what_cannot_be_decoded_after_a_gap(alice_client, stream_bytes, audio_dir,
+                                                                      english_wav):
+    """The user gives up on a lost chunk: the stream is kept up to the gap, and a resumed stream after it."""
+    sid = start(alice_client)
+    first = split_bytes(stream_bytes, 3000)
+    keep = len(first) // 2
+    for i, c in enumerate(first):
+        if i != keep:
+            put(alice_client, sid, i, c)
+    second_wav = espeak("Second part of the meeting after the reload.", audio_dir / "second-gap.wav")
+    second = split_bytes(live_webm(second_wav, audio_dir / "second-gap.webm").read_bytes(), 3000)
+    for j, c in enumerate(second):
+        put(alice_client, sid, len(first) + j, c, stream_start=(j == 0))
+    assert alice_client.post(f"/api/sessions/{sid}/finish/").status_code == 409
+    r = alice_client.post(f"/api/sessions/{sid}/finish/", {"allow_gaps": True}, content_type="application/json")
+    assert r.status_code == 200, r.content
+    duration = r.json()["duration"]
+    # Less than both parts (the first stream stops at the gap), more than the second alone.
+    assert _seconds(second_wav) + 0.3 < duration < _seconds(english_wav) + _seconds(second_wav) - 0.3

@@ -197,18 +197,20 @@ def _check_first_chunk(rec: Recording, data: bytes) -> None:
         os.unlink(path)
 
 
-def finalize(rec: Recording, *, language: str | None = None) -> TranscriptionJob:
+def finalize(rec: Recording, *, language: str | None = None, allow_gaps: bool = False) -> TranscriptionJob:
     """Turn the chunks into one valid audio file with its duration, and queue the transcript.
 
     Refused with 409 while chunks are missing (the client resends them and
-    finishes again); on corrupt data the chunks stay stored and nothing changes.
+    finishes again), unless ``allow_gaps``: the user gave up on the missing
+    chunks, and the audio that cannot be decoded without them is left out. On
+    corrupt data the chunks stay stored and nothing changes.
     """
     if rec.status != Recording.Status.RECORDING:
         raise ServiceError("cet enregistrement est déjà terminé", status=409)
     if rec.chunk_count == 0:
         raise ServiceError("aucun morceau reçu : rien à finaliser")
     missing = missing_chunks(rec)
-    if missing:
+    if missing and not allow_gaps:
         raise ServiceError("des morceaux manquent", status=409, missing=missing)
     fmt, suffix = container_for(rec.mime_type)
     with storage.chunk_streams(rec, suffix=suffix) as raw:

@@ -48,21 +48,44 @@ def audio_file(recording: Recording, suffix: str = "") -> Iterator[str]:
         yield path
 
 
+def stream_groups(recording: Recording, upto_index: int | None = None) -> tuple[list[list[int]], int]:
+    """Chunk ids grouped by MediaRecorder stream, and how many chunks had to be left out.
+
+    A chunk after a gap cannot be decoded (the bytes before it are missing and
+    only a stream's first chunk has the header), so the rest of that stream is
+    left out until the next chunk that starts a stream.
+    """
+    qs = Chunk.objects.filter(recording=recording).order_by("index")
+    if upto_index is not None:
+        qs = qs.filter(index__lte=upto_index)
+    groups: list[list[int]] = []
+    dropped = 0
+    previous = None
+    broken = False
+    for pk, index, starts in qs.values_list("id", "index", "starts_stream"):
+        if starts:
+            groups.append([])
+            broken = False
+        elif previous is None or index != previous + 1 or broken:
+            broken = True
+        previous = index
+        if broken or not groups:
+            dropped += 1
+            broken = True
+            continue
+        groups[-1].append(pk)
+    return groups, dropped
+
+
 @contextmanager
 def chunk_streams(recording: Recording, upto_index: int | None = None, suffix: str = "") -> Iterator[list[str]]:
     """The browser chunks received so far as temporary files, one per MediaRecorder stream.
 
     Chunks of one stream concatenated form a playable file (only the first has
     the header); a resumed recording adds a stream, so there may be several.
+    Chunks after a gap are left out (see ``stream_groups``).
     """
-    qs = Chunk.objects.filter(recording=recording).order_by("index")
-    if upto_index is not None:
-        qs = qs.filter(index__lte=upto_index)
-    groups: list[list[int]] = []
-    for pk, starts in qs.values_list("id", "starts_stream"):
-        if starts or not groups:
-            groups.append([])
-        groups[-1].append(pk)
+    groups, _ = stream_groups(recording, upto_index)
     with ExitStack() as stack:
         paths = []
         for ids in groups:

@@ -189,7 +189,7 @@ def session_finish(request, pk: int):
     except ValueError:
         body = {}
     try:
-        job = services.finalize(rec, language=body.get("language"))
+        job = services.finalize(rec, language=body.get("language"), allow_gaps=body.get("allow_gaps") is True)
     except ServiceError as exc:
         recording_rejected(exc.status)
         return _error(exc)

@@ -153,17 +153,25 @@
     if (audioCtx) audioCtx.close();
     clearInterval(livePoll);
     await waitQueue();
-    await finishSession();
+    await finishSession(false);
   }
 
-  async function finishSession() {
+  async function finishSession(allowGaps) {
     say("Finalisation…");
+    const body = JSON.stringify({allow_gaps: allowGaps === true});
     for (let tries = 0; tries < 5; tries++) {
-      const r = await api(`${root.dataset.sessionsUrl}${session.id}/finish/`, {method: "POST", headers: {"Content-Type": "application/json"}, body: "{}"});
+      const r = await api(`${root.dataset.sessionsUrl}${session.id}/finish/`, {method: "POST", headers: {"Content-Type": "application/json"}, body: body});
       if (r.ok) { say("Transcription en file d'attente."); window.location.href = r.body.url; return; }
       if (r.status === 409 && r.body && r.body.missing && r.body.missing.length) {
+        // A missing chunk can no longer be sent (it lived in a page that is gone):
+        // say so, and let the user finish with what the server has.
         say(`Morceaux manquants : ${r.body.missing.join(", ")} (perdus pendant une coupure).`);
-        // A missing chunk can no longer be sent (it lived in a page that is gone): say so and stop.
+        const btn = document.createElement("button");
+        btn.type = "button";
+        btn.id = "finish-anyway";
+        btn.textContent = "Terminer sans les morceaux manquants";
+        btn.onclick = () => { btn.remove(); finishSession(true); };
+        statusEl.after(btn);
         return;
       }
       say("Échec de la finalisation : " + ((r.body && r.body.error) || r.status));
@@ -185,7 +193,7 @@
       nextIndex = s.next_index;
       try { await startRecorder(); } catch (e) { say("Micro indisponible : " + e); }
     };
-    $("resume-finish").onclick = async () => { $("resume").hidden = true; session = s; await finishSession(); };
+    $("resume-finish").onclick = async () => { $("resume").hidden = true; session = s; await finishSession(false); };
     $("resume-discard").onclick = async () => {
       await api(`${root.dataset.sessionsUrl}${s.id}/discard/`, {method: "POST"});
       $("resume").hidden = true;
