@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import math
+import sys
 import time
 
 from django.utils import timezone
@@ -43,7 +44,31 @@ def transcribe(engine, path: str, **kwargs):
     quality = transcription_quality(result.segments)
     if quality is not None:
         metrics.TRANSCRIPTION_QUALITY.observe(quality)
+    if engine.device == "cuda":
+        gpu_memory()
     return result
+
+
+def gpu_memory() -> None:
+    """``whisper_gpu_memory_bytes{gpu,kind}`` from PyTorch (the openai-whisper engine).
+
+    Read only if PyTorch is already loaded: CTranslate2 (faster-whisper) does not
+    say how much it holds, and importing PyTorch just for this would cost more
+    memory than it measures.
+    """
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return
+    try:
+        if not torch.cuda.is_available():
+            return
+        for i in range(torch.cuda.device_count()):
+            gpu = str(i)
+            metrics.WHISPER_GPU_MEMORY.labels(gpu=gpu, kind="allocated").set(torch.cuda.memory_allocated(i))
+            metrics.WHISPER_GPU_MEMORY.labels(gpu=gpu, kind="reserved").set(torch.cuda.memory_reserved(i))
+            metrics.WHISPER_GPU_MEMORY.labels(gpu=gpu, kind="total").set(torch.cuda.get_device_properties(i).total_memory)
+    except Exception as exc:  # noqa: BLE001 - a driver hiccup must not fail the transcription
+        log.info("GPU memory not read: %s", type(exc).__name__)
 
 
 def transcription_quality(segments) -> float | None:

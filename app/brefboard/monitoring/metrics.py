@@ -95,7 +95,8 @@ RECORDING_QUALITY_SCORE = _get_or_create(
 )
 WHISPER_GPU_MEMORY = _get_or_create(
     Gauge, "whisper_gpu_memory_bytes", "GPU memory seen by the Whisper worker.",
-    labelnames=["gpu", "kind"], multiprocess_mode="max",
+    # mostrecent, not max: pool children come and go, and a dead one's peak is not today's use.
+    labelnames=["gpu", "kind"], multiprocess_mode="mostrecent",
 )
 
 # Fixed error kinds for django_error_total{type} and recording_errors_total{error_type}.
