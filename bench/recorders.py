@@ -127,7 +127,8 @@ async def recorder(client: httpx.AsyncClient, cookies: dict, sid: int, chunks: l
         latencies.append((time.perf_counter() - sent) * 1000)
 
 
-async def step(base: str, cookies: list[dict], chunks: list[bytes], interval: float, seconds: float) -> dict:
+async def step(base: str, cookies: list[dict], chunks: list[bytes], interval: float, seconds: float,
+               server_cpu_s) -> dict:
     k = len(cookies)
     latencies: list[float] = []
     first_latencies: list[float] = []
@@ -140,10 +141,12 @@ async def step(base: str, cookies: list[dict], chunks: list[bytes], interval: fl
                                       for c in cookies])
         rng = random.Random(k)
         t0 = time.perf_counter() + 0.2
+        cpu0 = server_cpu_s()
         await asyncio.gather(*[
             recorder(client, c, sid, chunks, count, interval, t0 + rng.uniform(0, interval), latencies, errors)
             for c, sid in zip(cookies, sids) if sid is not None])
         wall = time.perf_counter() - t0
+        cpu = server_cpu_s() - cpu0
 
         async def discard(c: dict, sid: int) -> None:  # next step starts from the same database size
             async with sem:
@@ -159,7 +162,8 @@ async def step(base: str, cookies: list[dict], chunks: list[bytes], interval: fl
             "p50_ms": pct(latencies, 50), "p90_ms": pct(latencies, 90), "p99_ms": pct(latencies, 99),
             "max_ms": max(latencies, default=None), "mean_ms": statistics.fmean(latencies) if latencies else None,
             "first_chunk_p50_ms": pct(first_latencies, 50), "first_chunk_max_ms": max(first_latencies, default=None),
-            "chunks_per_s": len(latencies) / wall, "offered_per_s": k / interval}
+            "chunks_per_s": len(latencies) / wall, "offered_per_s": k / interval,
+            "server_cpu_ms_per_chunk": cpu * 1000 / max(len(latencies), 1)}
 
 
 def main() -> int:
@@ -183,10 +187,8 @@ def main() -> int:
         all_cookies = make_users(args.max_recorders)
         k = 1
         while k <= args.max_recorders:
-            cpu0 = stack.server_cpu_s("instrumented")
             out = asyncio.run(step(stack.url("instrumented"), all_cookies[:k], chunks, args.interval,
-                                   args.step_seconds))
-            out["server_cpu_ms_per_chunk"] = (stack.server_cpu_s("instrumented") - cpu0) * 1000 / max(out["chunks"], 1)
+                                   args.step_seconds, lambda: stack.server_cpu_s("instrumented")))
             out["degraded"] = out["errors"] > 0 or out["p99_ms"] is None or out["p99_ms"] > args.threshold_ms
             steps.append(out)
             print(f"K={k:>4}: {out['chunks']:>5} acks, {out['chunks_per_s']:6.1f}/s (offered {out['offered_per_s']:.1f}/s)"

@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# Every benchmark, then the plots and the tables of docs/benchmarks.md.
+#   bench/run_all.sh                 # modest sizes: fits a shared 2-core machine in about 20 minutes
+#   bench/run_all.sh --full          # the sizes of the issue: 5-minute file, 1/5/20-minute scaling, longer loads
+#   bench/run_all.sh --only "web recorders"     # a subset (names below); the others keep their last results
+#   bench/run_all.sh --with-provisioning        # also Molecule converge/idempotence (needs Docker; minutes per role)
+#   bench/run_all.sh --plots-only    # redraw docs/img/*.png and docs/benchmarks.md from bench/results/
+# Names: engines scaling web recorders instrumentation summaries provisioning.
+# Each bench writes bench/results/NAME.json (and NAME.txt, what it printed). A bench that
+# fails leaves NAME.error.txt and the others still run; the script then exits 1.
+# Needs .venv-app (scripts/test-app.sh) and .venv-engines (scripts/test-engines.sh);
+# installs the Debian packages it needs and .venv-bench (matplotlib) itself.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+RESULTS=bench/results
+mkdir -p "$RESULTS"
+log() { echo "== $*"; }
+
+full=0; only=""; provisioning=0; plots_only=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --full) full=1 ;;
+    --only) only="$2"; shift ;;
+    --with-provisioning) provisioning=1 ;;
+    --plots-only) plots_only=1 ;;
+    *) echo "unknown option $1 (see the header of $0)" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+# --- what the plots need ----------------------------------------------------------------
+if [ ! -x .venv-bench/bin/python ] || ! .venv-bench/bin/python -c 'import matplotlib' 2>/dev/null; then
+  log "creating .venv-bench (matplotlib)"
+  python3 -m venv .venv-bench
+  .venv-bench/bin/python -m pip install -q --disable-pip-version-check -r bench/requirements.txt
+fi
+plots() { log "plots and docs/benchmarks.md"; .venv-bench/bin/python bench/plots.py; }
+if [ "$plots_only" = 1 ]; then plots; exit 0; fi
+
+# --- what the benches need ----------------------------------------------------------------
+need=()
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
+for cmd_pkg in wrk:wrk redis-server:redis-server espeak-ng:espeak-ng ffmpeg:ffmpeg; do
+  command -v "${cmd_pkg%%:*}" >/dev/null || need+=("${cmd_pkg#*:}")
+done
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
+if [ ${#need[@]} -gt 0 ]; then
+  log "installing Debian packages: ${need[*]}"
+  apt-get update -qq
+  # policy-rc.d or not, the benches start their own private nginx/postgres/redis on loopback ports
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+for venv in .venv-app:scripts/test-app.sh .venv-engines:scripts/test-engines.sh; do
+  [ -x "${venv%%:*}/bin/python" ] || { echo "${venv%%:*} is missing: run ${venv#*:} first" >&2; exit 1; }
+done
+
+# --- sizes -------------------------------------------------------------------------------------
+if [ "$full" = 1 ]; then
+  ENGINES_ARGS=(--seconds 300)
+  SCALING_MINUTES="1 5 20"
+  WEB_ARGS=(--sizes 100,1000,10000 --seconds 10 --rounds 5 --search-max-size 10000)
+  REC_ARGS=(--max-recorders 1024 --step-seconds 30)
+  INSTR_ARGS=()
+  SUMMARIES_ARGS=(--minutes 120)
+else
+  ENGINES_ARGS=(--seconds 60)
+  SCALING_MINUTES="0.5 1 2"
+  WEB_ARGS=(--sizes 100,1000,10000 --seconds 3 --rounds 3 --search-max-size 1000)
+  REC_ARGS=(--max-recorders 128 --step-seconds 12)
+  INSTR_ARGS=(--rounds 6 --requests 50 --scrapes 10 --traffic 10)
+  SUMMARIES_ARGS=(--minutes 60)
+fi
+selected() { [ -z "$only" ] || [[ " $only " == *" $1 "* ]]; }
+failed=()
+
+# run NAME TIMEOUT_S COMMAND...: NAME.txt is what it printed; a failure leaves NAME.error.txt
+run() {
+  local name=$1 limit=$2 rc=0; shift 2
+  log "$name: $*"
+  rm -f "$RESULTS/$name.error.txt"
+  timeout --kill-after=30 "$limit" "$@" 2>"$RESULTS/$name.stderr.txt" | tee "$RESULTS/$name.txt" || rc=$?
+  if [ "$rc" != 0 ]; then
+    { echo "$* failed (or ran past ${limit}s)"; tail -40 "$RESULTS/$name.stderr.txt"; } >"$RESULTS/$name.error.txt"
+    cat "$RESULTS/$name.error.txt" >&2
+    failed+=("$name")
+    return 1
+  fi
+  rm -f "$RESULTS/$name.stderr.txt"
+}
+collect() { python3 bench/collect.py "$@" || failed+=("$1 (report did not parse)"); }
+
+if selected engines && run engines 2400 .venv-engines/bin/python bench/engines.py "${ENGINES_ARGS[@]}"; then
+  collect engines "$RESULTS/engines.txt" "$RESULTS/engines.json"
+fi
+if selected scaling; then
+  # transcription time against audio length, engine alone and through the app's pipeline
+  for m in $SCALING_MINUTES; do
+    if run "scaling-$m" 3600 .venv-app/bin/python bench/transcribe_pipeline.py --minutes "$m" --rounds 1; then
+      collect pipeline "$RESULTS/scaling-$m.txt" "$RESULTS/scaling-$m.json" "minutes=$m"
+    fi
+  done
+fi
+if selected web; then
+  run web 1800 .venv-app/bin/python bench/web.py "${WEB_ARGS[@]}" --json "$RESULTS/web.json" || true
+fi
+if selected recorders; then
+  run recorders 1800 .venv-app/bin/python bench/recorders.py "${REC_ARGS[@]}" --json "$RESULTS/recorders.json" || true
+fi
+if selected instrumentation && [ -f bench/instrumentation.py ]; then
+  if run instrumentation 1200 .venv-app/bin/python bench/instrumentation.py "${INSTR_ARGS[@]}"; then
+    collect instrumentation "$RESULTS/instrumentation.txt" "$RESULTS/instrumentation.json"
+  fi
+fi
+if selected summaries && run summaries 600 .venv-app/bin/python bench/summaries_bench.py "${SUMMARIES_ARGS[@]}"; then
+  collect summaries "$RESULTS/summaries.txt" "$RESULTS/summaries.json"
+fi
+if [ "$provisioning" = 1 ] && selected provisioning && run provisioning 3600 bench/provisioning.sh; then
+  collect provisioning "$RESULTS/provisioning.txt" "$RESULTS/provisioning.json"
+fi
+
+# where and when: the doc's header comes from this
+python3 - "$RESULTS/machine.json" "$full" <<'EOF'
+import json, os, platform, sys, time
+cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+mem = int(next(l.split()[1] for l in open("/proc/meminfo") if l.startswith("MemTotal"))) / 2**20
+json.dump({"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cpu": cpu, "cpus": os.cpu_count(),
+           "memory_gib": round(mem, 1), "os": platform.platform(), "loadavg_at_end": os.getloadavg(),
+           "sizes": "full" if sys.argv[2] == "1" else "modest"}, open(sys.argv[1], "w"), indent=1)
+EOF
+plots
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "!! failed: ${failed[*]} (see $RESULTS/*.error.txt)" >&2
+  exit 1
+fi
+log "all benchmarks done: $RESULTS/, docs/benchmarks.md, docs/img/"
