@@ -9,8 +9,9 @@ loaded (a warm-up job runs first, as on a worker that has served before).
 
     .venv-app/bin/python bench/transcribe_pipeline.py [--minutes 5] [--rounds 2]
 
-Prints each run and the ratio pipeline/engine (the goal: at most 1.10).
-Not a test: numbers depend on the machine and its load.
+Prints each run and the ratio pipeline/engine (the goal: at most 1.10), in wall
+time and in CPU seconds (web request + every worker process), which a busy
+machine disturbs less. Not a test: numbers depend on the machine and its load.
 """
 from __future__ import annotations
 
@@ -52,6 +53,23 @@ def make_speech(path: Path, minutes: float) -> float:
     raw.unlink()
     with wave.open(str(path)) as w:
         return w.getnframes() / w.getframerate()
+
+
+def group_cpu_seconds(pgid: int) -> float:
+    """User+system CPU seconds of every live process in a process group (the worker and its pool)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:  # fields after ")" start at state (3rd field of stat)
+            total += int(fields[11]) + int(fields[12])
+    return total / ticks
 
 
 def main() -> int:
@@ -106,7 +124,7 @@ def main() -> int:
         worker_log = open(work / "worker.log", "wb")
         worker = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "brefboard", "worker", "-Q", "transcribe.cpu",
-             "--pool", "prefork", "--concurrency", "1", "--without-gossip", "--without-mingle", "-l", "warning"],
+             "--pool", os.environ.get("BENCH_POOL", "prefork"), "--concurrency", "1", "--without-gossip", "--without-mingle", "-l", "warning"],
             cwd=APP, env=dict(os.environ, PYTHONPATH=str(APP)), stdout=worker_log, stderr=subprocess.STDOUT,
             start_new_session=True,
         )
@@ -119,35 +137,48 @@ def main() -> int:
         client = Client()
         client.force_login(user)
 
-        def pipeline(path: Path) -> float:
+        def pipeline(path: Path, verbose: bool = True) -> tuple[float, float]:
+            """Wall seconds from upload to stored transcript, and CPU seconds spent by web and worker."""
+            worker_cpu0 = group_cpu_seconds(worker.pid)
             t0 = time.perf_counter()
+            c0 = time.process_time()
             with open(path, "rb") as fh:
                 r = client.post("/upload/", {"audio": fh, "language": "en"}, HTTP_ACCEPT="application/json")
+            web_cpu = time.process_time() - c0
             assert r.status_code == 201, r.content
             job_id = r.json()["job"]
+            stages = [("upload", time.perf_counter() - t0)]
             while True:
                 job = TranscriptionJob.objects.get(pk=job_id)
+                if job.stage != stages[-1][0]:
+                    stages.append((job.stage, time.perf_counter() - t0))
                 if job.status not in ("queued", "running"):
                     break
                 time.sleep(0.05)
             elapsed = time.perf_counter() - t0
+            cpu = web_cpu + group_cpu_seconds(worker.pid) - worker_cpu0
             assert job.status == "done", job.error
-            return elapsed
+            if verbose:
+                print("    stages (s from upload): " + ", ".join(f"{name}@{t:.2f}" for name, t in stages))
+            return elapsed, cpu
 
-        pipeline(warm)  # loads the model in the worker process
-        engine_times, pipeline_times = [], []
+        pipeline(warm, verbose=False)  # loads the model in the worker process
+        engine_times, pipeline_times, engine_cpu, pipeline_cpu = [], [], [], []
         for i in range(args.rounds):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             result = engine.transcribe(str(audio), language="en", beam_size=args.beam_size)
             engine_times.append(time.perf_counter() - t0)
+            engine_cpu.append(time.process_time() - c0)
             print(f"round {i + 1}: engine alone {engine_times[-1]:.1f} s (RTF {engine_times[-1] / seconds:.3f}), "
-                  f"{len(result.text.split())} words", flush=True)
-            pipeline_times.append(pipeline(audio))
-            print(f"round {i + 1}: pipeline     {pipeline_times[-1]:.1f} s (RTF {pipeline_times[-1] / seconds:.3f})",
-                  flush=True)
+                  f"CPU {engine_cpu[-1]:.1f} s, {len(result.text.split())} words", flush=True)
+            wall, cpu = pipeline(audio)
+            pipeline_times.append(wall)
+            pipeline_cpu.append(cpu)
+            print(f"round {i + 1}: pipeline     {wall:.1f} s (RTF {wall / seconds:.3f}), CPU {cpu:.1f} s", flush=True)
         best_engine, best_pipeline = min(engine_times), min(pipeline_times)
         print(f"engine RTF {best_engine / seconds:.3f} | pipeline RTF {best_pipeline / seconds:.3f} | "
-              f"pipeline/engine {best_pipeline / best_engine:.3f}")
+              f"pipeline/engine {best_pipeline / best_engine:.3f} (wall) "
+              f"{min(pipeline_cpu) / min(engine_cpu):.3f} (CPU seconds) | load average {os.getloadavg()[0]:.1f}")
         return 0
     finally:
         if worker is not None:
