@@ -133,6 +133,18 @@ class TranscriptionJob(models.Model):
         CANCELLED = "cancelled", "Annulé"
 
     ACTIVE = (Status.QUEUED, Status.RUNNING)
+    STAGE_LABELS = {
+        "queued": "en file d'attente",
+        "waiting_for_broker": "en attente de la file de travaux",
+        "starting": "démarrage",
+        "retrying": "nouvel essai prévu",
+        "fetching_audio": "récupération de l'audio",
+        "loading_model": "chargement du modèle",
+        "transcribing": "transcription",
+        "done": "terminé",
+        "failed": "échec",
+        "cancelled": "annulé",
+    }
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     recording = models.ForeignKey(Recording, on_delete=models.CASCADE, related_name="jobs")
@@ -167,12 +179,18 @@ class TranscriptionJob(models.Model):
     def is_active(self) -> bool:
         return self.status in self.ACTIVE
 
+    @property
+    def stage_label(self) -> str:
+        return self.STAGE_LABELS.get(self.stage, self.stage)
+
     def as_dict(self) -> dict:
         return {
             "id": str(self.id),
             "recording": self.recording_id,
             "status": self.status,
+            "status_label": self.get_status_display(),
             "stage": self.stage,
+            "stage_label": self.stage_label,
             "progress": round(self.progress, 1),
             "queue": self.queue,
             "attempts": self.attempts,
