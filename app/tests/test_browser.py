@@ -110,14 +110,59 @@ def test_record_in_the_browser_and_get_the_transcript(browser, live_server, alic
     assert "website" in browser.find_element(By.ID, "transcript").text.lower()
 
 
+def test_network_cut_then_reload_loses_nothing_acknowledged_or_kept(browser, live_server, alice, start_worker):
+    """Chunk uploads fail (the chunk URLs are blocked through the DevTools protocol), the
+    page is left, the network comes back: the reopened page sends the chunks kept in
+    IndexedDB, and the recording finishes with no gap and its full length."""
+    from selenium.webdriver.common.by import By
+
+    start_worker()
+    browser.get(live_server.url + "/login/")
+    browser.find_element(By.ID, "id_username").send_keys("alice")
+    browser.find_element(By.ID, "id_password").send_keys("correct horse battery")
+    browser.find_element(By.ID, "login-submit").click()
+    wait_for(lambda: browser.find_elements(By.ID, "start"), timeout=15, what="the home page")
+    browser.find_element(By.ID, "start").click()
+    wait_for(lambda: browser.execute_script("return window.brefboard.sent") >= 2, timeout=30, what="two chunks sent",
+             state=lambda: _page_state(browser))
+    browser.execute_cdp_cmd("Network.enable", {})
+    browser.execute_cdp_cmd("Network.setBlockedURLs", {"urls": ["*/chunks/*"]})
+    sent = browser.execute_script("return window.brefboard.sent")
+    wait_for(lambda: browser.execute_script("return window.brefboard.produced") >= sent + 3, timeout=30,
+             what="three chunks made during the cut")
+    produced = browser.execute_script("return window.brefboard.produced")
+    rec = Recording.objects.get(owner=alice)
+    assert rec.chunk_count < produced  # the cut really kept chunks from the server
+    browser.get("about:blank")  # the page is gone, with the chunks it could not send
+    browser.execute_cdp_cmd("Network.setBlockedURLs", {"urls": []})
+
+    browser.get(live_server.url + "/")
+    wait_for(lambda: browser.find_element(By.ID, "resume").is_displayed(), timeout=30,
+             what="the offer to resume or finish", state=lambda: _page_state(browser))
+    recovered = browser.execute_script("return window.brefboard.recovered")
+    rec.refresh_from_db()
+    assert recovered >= 3 and rec.chunk_count >= produced, (recovered, rec.chunk_count, produced)
+    browser.find_element(By.ID, "resume-finish").click()
+    wait_for(lambda: "/recordings/" in browser.current_url, timeout=60, what="the recording page",
+             state=lambda: _page_state(browser))
+    rec.refresh_from_db()
+    # Every chunk made, each a 3 s timeslice: nothing but the audio not yet emitted is lost.
+    assert rec.duration == pytest.approx(3.0 * produced, abs=3.5), (rec.duration, produced)
+    wait_for(lambda: TranscriptionJob.objects.filter(recording=rec, status="done").exists(), timeout=120,
+             what="the transcript")
+    rec.refresh_from_db()
+    assert set(words(rec.transcript)) & {"morning", "schedule", "budget", "design", "website"}, rec.transcript
+
+
 def _page_state(browser) -> dict:
     """What the page and the server know, for a failure message."""
     from selenium.webdriver.common.by import By
 
     return {
         "status": browser.find_element(By.ID, "rec-status").text,
-        "sent": browser.execute_script("return window.brefboard.sent"),
-        "level": browser.execute_script("return window.brefboard.maxLevel"),
+        "sent": browser.execute_script("return window.brefboard && window.brefboard.sent"),
+        "produced": browser.execute_script("return window.brefboard && window.brefboard.produced"),
+        "level": browser.execute_script("return window.brefboard && window.brefboard.maxLevel"),
         "recordings": list(Recording.objects.values("status", "chunk_count", "live_upto", "live_requested_at")),
         "console": browser.get_log("browser")[-10:],
     }

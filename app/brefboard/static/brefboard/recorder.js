@@ -1,10 +1,12 @@
 /* BrefBoard browser recorder.
  *
- * MediaRecorder emits a chunk every CHUNK_MS; each chunk is numbered and sent
- * to the recording session in order, retried until the server acknowledges it
- * (the server commits it first). A re-sent chunk is harmless. After a reload
- * the page finds the unfinished session and offers to resume it (a new
- * MediaRecorder stream is appended, marked stream_start) or to finish it.
+ * MediaRecorder emits a chunk every CHUNK_MS; each chunk is numbered, kept in
+ * IndexedDB, and sent to the recording session in order, retried until the
+ * server acknowledges it (the server commits it first); only then is it
+ * removed from IndexedDB. A re-sent chunk is harmless. After a reload or a
+ * network cut the page sends what IndexedDB still holds, then offers to resume
+ * the unfinished session (a new MediaRecorder stream is appended, marked
+ * stream_start) or to finish it. At most the audio not yet emitted is lost.
  */
 (function () {
   "use strict";
@@ -29,6 +31,38 @@
   }
   function say(text) { statusEl.textContent = text; }
 
+  // --- Chunks waiting for their acknowledgement, kept across reloads (IndexedDB) ---
+  const pending = (function () {
+    let dbPromise = null;
+    function open() {
+      if (!window.indexedDB) return Promise.resolve(null);
+      if (!dbPromise) {
+        dbPromise = new Promise((resolve) => {
+          const req = indexedDB.open("brefboard", 1);
+          req.onupgradeneeded = () => req.result.createObjectStore("chunks", {keyPath: ["session", "index"]});
+          req.onsuccess = () => resolve(req.result);
+          req.onerror = () => resolve(null);  // private mode: work without it
+        });
+      }
+      return dbPromise;
+    }
+    async function run(mode, fn) {
+      const db = await open();
+      if (!db) return null;
+      return new Promise((resolve) => {
+        const tx = db.transaction("chunks", mode);
+        const result = fn(tx.objectStore("chunks"));
+        tx.oncomplete = () => resolve(result && "result" in result ? result.result : null);
+        tx.onerror = tx.onabort = () => resolve(null);
+      });
+    }
+    return {
+      put: (item) => run("readwrite", (st) => st.put(item)),
+      remove: (sessionId, index) => run("readwrite", (st) => st.delete([sessionId, index])),
+      all: () => run("readonly", (st) => st.getAll()).then((rows) => rows || []),
+    };
+  })();
+
   function pickMimeType() {
     const wanted = ["audio/webm;codecs=opus", "audio/webm", "audio/mp4;codecs=mp4a.40.2", "audio/mp4"];
     for (const t of wanted) if (window.MediaRecorder && MediaRecorder.isTypeSupported(t)) return t;
@@ -41,7 +75,7 @@
   let nextIndex = 0, streamStart = true;
   const queue = [];          // [{index, blob, streamStart}]
   let sending = false, livePoll = null;
-  window.brefboard = {maxLevel: 0, sent: 0, session: () => session};
+  window.brefboard = {maxLevel: 0, sent: 0, produced: 0, recovered: 0, session: () => session};
 
   async function sendLoop() {
     if (sending) return;
@@ -51,13 +85,14 @@
       const item = queue[0];
       let res;
       try {
-        const url = `${root.dataset.sessionsUrl}${session.id}/chunks/${item.index}/` + (item.streamStart ? "?stream_start=1" : "");
+        const url = `${root.dataset.sessionsUrl}${item.session}/chunks/${item.index}/` + (item.streamStart ? "?stream_start=1" : "");
         res = await api(url, {method: "PUT", body: item.blob, headers: {"Content-Type": item.blob.type || "application/octet-stream"}});
       } catch (e) {
         res = {ok: false, status: 0};
       }
       if (res.ok) {
         queue.shift();
+        await pending.remove(item.session, item.index);
         window.brefboard.sent += 1;
         delay = 500;
         continue;
@@ -65,6 +100,7 @@
       if (res.status >= 400 && res.status < 500 && res.status !== 408 && res.status !== 429) {
         say(`Morceau ${item.index} refusé : ${(res.body && res.body.error) || res.status}`);
         queue.shift();  // the server will never take it; do not block the rest
+        await pending.remove(item.session, item.index);
         continue;
       }
       say(`Réseau indisponible, nouvel essai dans ${Math.round(delay / 1000)} s…`);
@@ -100,10 +136,13 @@
     const mimeType = pickMimeType();
     recorder = new MediaRecorder(stream, mimeType ? {mimeType: mimeType} : {});
     streamStart = true;  // this MediaRecorder's first chunk carries its own header
-    recorder.ondataavailable = (ev) => {
+    recorder.ondataavailable = async (ev) => {
       if (!ev.data || ev.data.size === 0) return;
-      queue.push({index: nextIndex++, blob: ev.data, streamStart: streamStart});
+      const item = {session: session.id, index: nextIndex++, blob: ev.data, streamStart: streamStart};
       streamStart = false;
+      window.brefboard.produced = nextIndex;
+      queue.push(item);  // in order, synchronously: the IndexedDB copy may land later
+      await pending.put(item);
       sendLoop();
     };
     recorder.start(CHUNK_MS);
@@ -182,8 +221,23 @@
   // --- Unfinished sessions after a reload ---------------------------------------------------
   async function checkUnfinished() {
     const r = await api(root.dataset.unfinishedUrl).catch(() => null);
-    if (!r || !r.ok || !r.body.sessions.length) return;
-    const s = r.body.sessions[0];
+    if (!r || !r.ok) return;
+    // Chunks a previous page could not get acknowledged: send them now, in order.
+    const open = new Set(r.body.sessions.map((s) => s.id));
+    const rows = (await pending.all()).sort((a, b) => a.session - b.session || a.index - b.index);
+    for (const row of rows) {
+      if (!open.has(row.session)) { await pending.remove(row.session, row.index); continue; }
+      queue.push(row);
+    }
+    if (queue.length) {
+      say(`Envoi de ${queue.length} morceau(x) retrouvé(s) dans le navigateur…`);
+      window.brefboard.recovered = queue.length;
+      await sendLoop();
+      say("Morceaux retrouvés envoyés.");
+    }
+    const again = await api(root.dataset.unfinishedUrl).catch(() => null);
+    if (!again || !again.ok || !again.body.sessions.length) return;
+    const s = again.body.sessions[0];
     $("resume-info").textContent = `${s.received} morceaux reçus`;
     $("resume").hidden = false;
     liveEl.textContent = s.live_text || "";
@@ -202,6 +256,5 @@
 
   startBtn.addEventListener("click", start);
   stopBtn.addEventListener("click", finish);
-  window.addEventListener("beforeunload", (ev) => { if (queue.length) { ev.preventDefault(); ev.returnValue = ""; } });
   checkUnfinished();
 })();
