@@ -3,21 +3,25 @@
 The original exposed ``recording_quality`` without saying how it was made.
 Here it combines three things a listener hears, each mapped to 0..1:
 
-* level: RMS of the active part in dBFS; speech recorded well sits around
-  -30..-12 dBFS, and a recording at -50 dBFS is barely audible;
+* level: RMS of the louder half of the 25 ms frames, in dBFS; speech recorded
+  well sits around -30..-12 dBFS, and a recording at -50 dBFS is barely audible;
 * clipping: the share of samples at full scale (over 0.1 % is audible);
 * signal to noise: the loudness of the loud frames (90th percentile of
   per-frame energy) over the quiet ones (10th percentile, the noise floor
   between words), in dB; 30 dB is clean, under 10 dB is hard to follow.
 
-The score is their product, so any one bad aspect pulls it down.
+The score is their product, so any one bad aspect pulls it down. A file is
+measured as it is decoded, in constant memory (an hour of 16 kHz audio would
+be 230 MB of samples; its frame energies are 1 MB).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Iterable, Iterator
 
 import numpy as np
 
+RATE = 16000
 FRAME = 400  # 25 ms at 16 kHz
 EPS = 1e-10
 
@@ -37,19 +41,52 @@ def _ramp(value: float, bad: float, good: float) -> float:
 
 
 def measure(samples: np.ndarray) -> Quality:
-    """Quality of mono float samples in -1..1 (any rate; frames assume about 16 kHz)."""
-    x = np.asarray(samples, dtype=np.float32)
-    if x.size < FRAME:
+    """Quality of mono float samples in -1..1 at 16 kHz."""
+    return measure_chunks([samples])
+
+
+def measure_chunks(chunks: Iterable[np.ndarray]) -> Quality:
+    """Quality of a stream of mono float chunks at 16 kHz, in constant memory."""
+    energies: list[np.ndarray] = []
+    carry = np.zeros(0, dtype=np.float32)
+    clipped = total = 0
+    for chunk in chunks:
+        chunk = np.asarray(chunk, dtype=np.float32).reshape(-1)
+        clipped += int(np.count_nonzero(np.abs(chunk) >= 0.999))
+        total += chunk.size
+        x = np.concatenate([carry, chunk]) if carry.size else chunk
+        usable = x.size - x.size % FRAME
+        if usable:
+            frames = x[:usable].reshape(-1, FRAME)
+            energies.append(np.einsum("ij,ij->i", frames, frames, dtype=np.float64) / FRAME)
+        carry = x[usable:]
+    if not energies:
         return Quality(rms_dbfs=-120.0, clipping_ratio=0.0, snr_db=0.0, score=0.0)
-    usable = x[: x.size - x.size % FRAME].reshape(-1, FRAME)
-    energy = np.mean(usable.astype(np.float64) ** 2, axis=1)
-    loud, quiet = np.percentile(energy, 90), np.percentile(energy, 10)
-    active = energy[energy >= np.percentile(energy, 50)]
-    rms_dbfs = 10 * np.log10(float(np.mean(active)) + EPS)
+    energy = np.concatenate(energies)
+    loud, middle, quiet = np.percentile(energy, [90, 50, 10])
+    rms_dbfs = 10 * np.log10(float(np.mean(energy[energy >= middle])) + EPS)
     snr_db = 10 * np.log10((loud + EPS) / (quiet + EPS))
-    clipping = float(np.mean(np.abs(x) >= 0.999))
+    clipping = clipped / total
     level_score = min(_ramp(rms_dbfs, -55.0, -30.0), _ramp(rms_dbfs, 0.0, -6.0))
     clip_score = _ramp(clipping, 0.01, 0.001)
     snr_score = _ramp(snr_db, 5.0, 30.0)
     score = level_score * clip_score * snr_score
-    return Quality(round(rms_dbfs, 2), clipping, round(float(snr_db), 2), round(score, 4))
+    return Quality(round(float(rms_dbfs), 2), clipping, round(float(snr_db), 2), round(score, 4))
+
+
+def decoded_chunks(path: str) -> Iterator[np.ndarray]:
+    """The first audio stream of ``path`` as 16 kHz mono float chunks (PyAV, frame by frame)."""
+    import av
+
+    with av.open(path) as container:
+        stream = container.streams.audio[0]
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=RATE)
+        for frame in container.decode(stream):
+            for out in resampler.resample(frame):
+                yield out.to_ndarray().reshape(-1)
+        for out in resampler.resample(None):
+            yield out.to_ndarray().reshape(-1)
+
+
+def measure_file(path: str) -> Quality:
+    return measure_chunks(decoded_chunks(path))

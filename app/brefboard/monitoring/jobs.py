@@ -21,10 +21,8 @@ log = logging.getLogger(__name__)
 
 def measure_recording(path: str) -> audio_quality.Quality | None:
     """``recording_quality`` (gauge) and ``recording_quality_score`` (histogram) from the decoded file."""
-    from brefboard.recordings import audio
-
     try:
-        quality = audio_quality.measure(audio.decode_mono16k(path))
+        quality = audio_quality.measure_file(path)
     except Exception as exc:  # noqa: BLE001 - the transcription says what is wrong with the file
         log.info("recording quality not measured: %s", type(exc).__name__)
         return None

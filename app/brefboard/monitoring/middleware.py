@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import time
 
+from django.core.exceptions import PermissionDenied, SuspiciousOperation
+from django.http import Http404
+
 from . import metrics
-from .decorators import TIMED, UNRESOLVED, count_request, view_name
+from .decorators import TIMED, count_request, view_name
 
 _STARTED = "_brefboard_view_started"
 
@@ -26,21 +29,19 @@ class RequestMiddleware:
 
     def __call__(self, request):
         response = self.get_response(request)
-        started = getattr(request, _STARTED, None)
-        if started is None:  # no view ran: 404 before the resolver matched, or a middleware answered
-            name = UNRESOLVED if getattr(request, "resolver_match", None) is None else view_name(request)
-        else:
-            name = view_name(request)
-        count_request(request)
+        count_request(request)  # "unresolved" when no URL matched
+        started = getattr(request, _STARTED, None)  # None: no view ran (a middleware answered)
         if started is not None and not getattr(request, TIMED, False):
             setattr(request, TIMED, True)
-            metrics.VIEW_LATENCY.labels(view_name=name).observe(time.perf_counter() - started)
+            metrics.VIEW_LATENCY.labels(view_name=view_name(request)).observe(time.perf_counter() - started)
         return response
 
     def process_view(self, request, view_func, view_args, view_kwargs):
         setattr(request, _STARTED, time.perf_counter())
         return None
 
+
+HANDLED = (Http404, PermissionDenied, SuspiciousOperation)
 
 # Views that store audio: an unhandled exception there lost (or failed to keep) a recording.
 AUDIO_SAVING_VIEWS = frozenset({"upload", "session_chunk", "session_finish"})
@@ -63,6 +64,8 @@ class ExceptionMiddleware:
         return response
 
     def process_exception(self, request, exception):
+        if isinstance(exception, HANDLED):
+            return None  # Django turns these into 404/403/400: counted as http_4xx, not as crashes
         metrics.EXCEPTIONS.labels(type=type(exception).__name__).inc()
         if view_name(request) in AUDIO_SAVING_VIEWS:
             metrics.ERRORS.labels(type=metrics.AUDIO_SAVE_ERROR).inc()

@@ -47,3 +47,14 @@ def test_transcription_quality_from_whisper_numbers():
     mixed = [Segment(0, 9, "a", avg_logprob=-0.1), Segment(9, 10, "b", avg_logprob=-3.0, no_speech_prob=0.9)]
     assert transcription_quality(mixed) > 0.8
     assert transcription_quality([]) is None
+
+
+def test_file_measured_while_decoding_matches_the_whole_signal(english_webm):
+    """The worker measures files frame by frame (constant memory); same numbers as all at once."""
+    from brefboard.monitoring.audio_quality import measure_file
+
+    streamed = measure_file(str(english_webm))
+    whole = measure(audio.decode_mono16k(str(english_webm)))
+    assert streamed.score == pytest.approx(whole.score, abs=0.02)
+    assert streamed.rms_dbfs == pytest.approx(whole.rms_dbfs, abs=0.5)
+    assert streamed.snr_db == pytest.approx(whole.snr_db, abs=1.0)

@@ -1,0 +1,78 @@
+"""RequestMiddleware, ExceptionMiddleware and the decorators through the whole Django stack;
+the numbers are read back from /metrics."""
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.decorators import login_not_required
+from django.http import Http404, HttpResponse
+from django.test import Client, override_settings
+from django.urls import include, path
+
+from brefboard.monitoring.decorators import count_requests, monitor_view
+from tests.monitoring.promtool import samples, value
+
+pytestmark = pytest.mark.django_db
+
+
+@login_not_required
+def crash(request):
+    raise RuntimeError("disk full")
+
+
+@login_not_required
+def missing(request):
+    raise Http404("no such thing")
+
+
+@login_not_required
+@monitor_view
+def decorated(request):
+    return HttpResponse("ok")
+
+
+@login_not_required
+@count_requests
+def counted(request):
+    return HttpResponse("ok")
+
+
+urlpatterns = [
+    # A crash in a view named like the upload view: the audio it carried was not kept.
+    path("bench/upload-crash/", crash, name="upload"),
+    path("bench/missing/", missing, name="bench_missing"),
+    path("bench/decorated/", decorated, name="bench_decorated"),
+    path("bench/counted/", counted, name="bench_counted"),
+    path("", include("brefboard.urls")),
+]
+
+
+def scrape():
+    with override_settings(BREFBOARD_METRICS_ALLOWED_CIDRS=["127.0.0.1/32"]):
+        return samples(Client().get("/metrics").content.decode())
+
+
+def delta(before, after, name, **labels):
+    return (value(after, name, **labels) or 0) - (value(before, name, **labels) or 0)
+
+
+@override_settings(ROOT_URLCONF=__name__)
+def test_exceptions_errors_and_single_count_per_request():
+    client = Client(raise_request_exception=False)
+    before = scrape()
+    assert client.get("/bench/upload-crash/").status_code == 500
+    assert client.get("/bench/missing/").status_code == 404
+    for _ in range(3):
+        assert client.get("/bench/decorated/").status_code == 200
+        assert client.get("/bench/counted/").status_code == 200
+    after = scrape()
+    assert delta(before, after, "django_exceptions_total", type="RuntimeError") == 1
+    assert delta(before, after, "django_exceptions_total", type="Http404") == 0  # handled by Django
+    assert delta(before, after, "django_error_total", type="audio_save_error") == 1
+    assert delta(before, after, "django_error_total", type="http_5xx") == 1
+    assert delta(before, after, "django_error_total", type="http_4xx") == 1
+    # Decorator and middleware both see these requests: each is counted and timed once.
+    assert delta(before, after, "django_request_count_total", view_name="bench_decorated") == 3
+    assert delta(before, after, "django_view_latency_seconds_count", view_name="bench_decorated") == 3
+    assert delta(before, after, "django_request_count_total", view_name="bench_counted") == 3
+    assert delta(before, after, "django_view_latency_seconds_count", view_name="bench_counted") == 3
+    assert delta(before, after, "django_request_count_total", view_name="upload") == 1
