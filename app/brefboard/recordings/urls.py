@@ -4,7 +4,6 @@ from . import views
 
 urlpatterns = [
     path("", views.home, name="home"),
-    path("profil/", views.profil, name="profil"),
     path("upload/", views.upload, name="upload"),
     path("recordings/<int:pk>/", views.recording_detail, name="recording_detail"),
     path("recordings/<int:pk>/audio/", views.recording_audio, name="recording_audio"),

@@ -9,7 +9,6 @@ import json
 import uuid
 
 from django.conf import settings
-from django.db.models import Q
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -56,19 +55,6 @@ def home(request):
     })
 
 
-@require_GET
-def profil(request):
-    """The original's profile page: the user's transcriptions, ?search= and ?sort=."""
-    qs = Recording.objects.filter(owner=request.user)
-    search = request.GET.get("search", "").strip()
-    if search:
-        qs = qs.filter(Q(title__icontains=search) | Q(transcript__icontains=search))
-    sort = request.GET.get("sort", "desc")
-    qs = qs.order_by("created_at" if sort == "asc" else "-created_at")
-    return render(request, "recordings/profil.html", {"recordings": qs[:200], "search": search, "sort": sort})
-
-
-@monitor_view
 @require_GET
 def recording_detail(request, pk: int):
     rec = _own_recording(request, pk)
