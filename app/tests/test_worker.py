@@ -94,7 +94,7 @@ def test_cancel_stops_a_running_job(alice_client, long_english_wav, start_worker
 
 
 def test_browser_session_gets_a_live_transcript_then_the_final_one(alice_client, english_wav, audio_dir, start_worker):
-    start_worker()
+    worker = start_worker()
     stream = live_webm(english_wav, audio_dir / "live-worker.webm").read_bytes()
     r = alice_client.post("/api/sessions/", {"mime_type": "audio/webm", "language": "en"},
                           content_type="application/json")
@@ -110,6 +110,8 @@ def test_browser_session_gets_a_live_transcript_then_the_final_one(alice_client,
     wait_for(lambda: job_of(body).status == "done", timeout=120, what="the final transcript")
     rec = Recording.objects.get(pk=sid)
     assert {"budget", "meeting", "marketing", "report"} <= set(words(rec.transcript)), rec.transcript
+    # Several live passes and the final job, one worker process: the model was loaded once.
+    assert worker.output().count("loaded transcription engine") == 1, worker.output()[-3000:]
 
 
 def test_stuck_running_job_is_reported_and_requeued(alice, redis_server, settings):

@@ -7,7 +7,9 @@ worker never imports PyTorch and a GPU worker never needs CTranslate2.
 """
 from __future__ import annotations
 
+import logging
 import threading
+import time
 
 from .base import Engine, ProgressCallback, Segment, TranscriptResult
 
@@ -15,6 +17,7 @@ __all__ = ["Engine", "ProgressCallback", "Segment", "TranscriptResult", "get_eng
 
 ENGINE_NAMES = ("faster-whisper", "openai-whisper")
 
+log = logging.getLogger(__name__)
 _engines: dict[tuple, Engine] = {}
 _lock = threading.Lock()
 
@@ -25,8 +28,11 @@ def get_engine(name: str, model: str, device: str = "auto", compute_type: str = 
     with _lock:
         engine = _engines.get(key)
         if engine is None:
+            started = time.monotonic()
             engine = _build(name, model, device, compute_type)
             _engines[key] = engine
+            log.info("loaded transcription engine %s (model %s) on %s in %.1f s",
+                     name, model, engine.device, time.monotonic() - started)
         return engine
 
 
