@@ -47,9 +47,19 @@ def pipeline(text: str) -> dict:
         raise ValueError("no final 'engine RTF ... | pipeline RTF ...' line in the report")
     engine_s = [float(x) for x in re.findall(rf"engine alone {NUM} s", text)]
     pipeline_s = [float(x) for x in re.findall(rf"pipeline\s+{NUM} s", text)]
-    return {"audio_s": float(audio.group(1)), "engine_rtf": float(final.group(1)),
-            "pipeline_rtf": float(final.group(2)), "ratio": float(final.group(3)),
-            "engine_s": engine_s, "pipeline_s": pipeline_s}
+    out = {"audio_s": float(audio.group(1)), "engine_rtf": float(final.group(1)),
+           "pipeline_rtf": float(final.group(2)), "ratio": float(final.group(3)),
+           "engine_s": engine_s, "pipeline_s": pipeline_s}
+    # since the bench also reports CPU seconds (steadier than wall time on a busy machine)
+    cpu = re.search(rf"pipeline/engine {NUM} \(wall\) {NUM} \(CPU seconds\)", text)
+    if cpu:
+        out["cpu_ratio"] = float(cpu.group(2))
+        out["engine_cpu_s"] = [float(x) for x in re.findall(rf"engine alone [^\n]*?, CPU {NUM} s", text)]
+        out["pipeline_cpu_s"] = [float(x) for x in re.findall(rf"pipeline\s+[^\n]*?, CPU {NUM} s", text)]
+    load = re.search(rf"load average {NUM}", text)
+    if load:
+        out["loadavg"] = float(load.group(1))
+    return out
 
 
 def provisioning(text: str) -> dict:
@@ -77,23 +87,30 @@ def summaries(text: str) -> dict:
 
 
 def instrumentation(text: str) -> dict:
-    """bench/instrumentation.py: per-request overhead ratio, and scrape time and series count.
-
-    Its report is still young, so every number is looked for by a loose pattern;
-    at least one must be found.
-    """
+    """bench/instrumentation.py: per-request overhead, and one scrape's time and series count."""
+    patterns = {
+        "ratio": rf"ratio instrumented/bare\s+{NUM}",
+        "ratio_ours_vs_django_prometheus": rf"ratio ours \(vs django-prometheus\)\s+{NUM}",
+        "instrumented_ms": rf"^\s*instrumented\s+{NUM} ms / {NUM} ms",
+        "django_prometheus_only_ms": rf"^\s*django-prometheus only\s+{NUM} ms / {NUM} ms",
+        "bare_ms": rf"^\s*bare\s+{NUM} ms / {NUM} ms",
+        "scrape_workers": r"gunicorn with (\d+) workers",
+        "scrape_median_ms": rf"median {NUM} ms, p95",
+        "scrape_p95_ms": rf"p95 {NUM} ms",
+        "series": rf"{NUM} series",
+        "scrape_bytes": rf"series, {NUM} bytes",
+    }
     found = {}
-    for key, pattern in {
-        "ratio": rf"ratio[^0-9\n]*{NUM}",
-        "scrape_median_ms": rf"scrape[^\n]*?median[^0-9\n]*{NUM}\s*ms",
-        "scrape_p95_ms": rf"scrape[^\n]*?p95[^0-9\n]*{NUM}\s*ms",
-        "series": rf"{NUM}\s+series|series[^0-9\n]*{NUM}",
-    }.items():
-        m = re.search(pattern, text, re.I)
-        if m:
-            found[key] = float(next(g for g in m.groups() if g is not None))
-    if not found:
-        raise ValueError("no ratio, scrape time or series count in the report")
+    for key, pattern in patterns.items():
+        m = re.search(pattern, text, re.M)
+        if m is None:
+            continue
+        if key.endswith("_ms") and m.lastindex == 2:  # "best / median round" pairs
+            found[key] = {"best": float(m.group(1)), "median": float(m.group(2))}
+        else:
+            found[key] = float(m.group(1))
+    if "ratio" not in found and "scrape_median_ms" not in found:
+        raise ValueError("neither 'ratio instrumented/bare' nor a scrape median in the report")
     return found
 
 

@@ -94,23 +94,31 @@ def scaling_section(results: Path, img: Path) -> str:
         return missing("scaling", "")
     out = ["faster-whisper tiny.en int8 on CPU, beam 5. *Engine*: the model's `transcribe` on the file; "
            "*pipeline*: the upload POST until the transcript is stored, through Redis and a warm Celery worker.\n",
-           "| audio | engine s | pipeline s | engine RTF | pipeline RTF | pipeline / engine |",
-           "|---:|---:|---:|---:|---:|---:|"]
+           "| audio | engine s | pipeline s | engine RTF | pipeline RTF | pipeline / engine, wall | "
+           "pipeline / engine, CPU s | load average |",
+           "|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in runs:
         out.append(f"| {r['audio_s'] / 60:g} min | {min(r['engine_s']):.1f} | {min(r['pipeline_s']):.1f} | "
-                   f"{r['engine_rtf']:.3f} | {r['pipeline_rtf']:.3f} | {r['ratio']:.2f} |")
-    fig, ax = plt.subplots(figsize=(6.5, 3.8))
+                   f"{r['engine_rtf']:.3f} | {r['pipeline_rtf']:.3f} | {r['ratio']:.2f} | {fmt(r.get('cpu_ratio'), 2)} | "
+                   f"{fmt(r.get('loadavg'))} |")
+    out.append("\nThe wall-time ratio moves with the machine's load (one round per length here); the CPU-seconds "
+               "ratio (the web process plus the worker, against the engine alone) is the steadier one.")
     minutes = [r["audio_s"] / 60 for r in runs]
-    ax.plot(minutes, [min(r["engine_s"]) for r in runs], "o-", color=COLORS["engine"], label="engine alone")
-    ax.plot(minutes, [min(r["pipeline_s"]) for r in runs], "s-", color=COLORS["pipeline"],
-            label="pipeline (upload → stored transcript)")
-    ax.set_xlabel("audio length, minutes")
-    ax.set_ylabel("seconds")
-    ax.set_title("transcription time against audio length")
-    ax.set_xticks(minutes)
-    ax.set_ylim(bottom=0)
-    ax.grid(alpha=0.3)
-    ax.legend()
+    with_cpu = all(r.get("engine_cpu_s") and r.get("pipeline_cpu_s") for r in runs)
+    fig, axes = plt.subplots(1, 2 if with_cpu else 1, figsize=(10 if with_cpu else 6.5, 3.8), squeeze=False)
+    panels = [(axes[0][0], "engine_s", "pipeline_s", "wall seconds")]
+    if with_cpu:
+        panels.append((axes[0][1], "engine_cpu_s", "pipeline_cpu_s", "CPU seconds (steadier on a busy machine)"))
+    for ax, engine_key, pipeline_key, title in panels:
+        ax.plot(minutes, [min(r[engine_key]) for r in runs], "o-", color=COLORS["engine"], label="engine alone")
+        ax.plot(minutes, [min(r[pipeline_key]) for r in runs], "s-", color=COLORS["pipeline"],
+                label="pipeline (upload → stored transcript)")
+        ax.set_xlabel("audio length, minutes")
+        ax.set_title(f"transcription time: {title}", fontsize=10)
+        ax.set_xticks(minutes)
+        ax.set_ylim(bottom=0)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
     out.append("\n" + save(fig, img, "scaling.png"))
     return "\n".join(out) + "\n"
 
@@ -124,17 +132,17 @@ def web_section(results: Path, img: Path) -> str:
     out = [f"`/profil/` (first page of 20, newest first) through nginx → gunicorn ({p['workers']} sync workers) → "
            f"{p['database']}; wrk, {p['connections']} connections, {p['seconds']:g} s × {p['rounds']} rounds "
            "alternating the two variants (medians). *Ratio* = instrumented / bare, median of the per-round ratios. "
-           "*CPU ms/req* = gunicorn + nginx CPU time per request, read from /proc (database CPU not included).\n",
-           "| transcriptions | variant | req/s | p50 ms | p99 ms | CPU ms/req | errors |",
-           "|---:|---|---:|---:|---:|---:|---:|"]
+           "*CPU ms/req* = gunicorn + nginx CPU time per request, *DB CPU* = PostgreSQL's, both read from /proc.\n",
+           "| transcriptions | variant | req/s | p50 ms | p99 ms | CPU ms/req | DB CPU ms/req | errors |",
+           "|---:|---|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         for v in ("instrumented", "bare"):
             s = r[v]
             out.append(f"| {r['size']:,} | {v} | {s['rps']:.1f} | {s['p50_ms']:.1f} | {s['p99_ms']:.1f} | "
-                       f"{s['cpu_ms']:.1f} | {s['errors']} |")
+                       f"{s['cpu_ms']:.1f} | {fmt(s.get('db_cpu_ms'))} | {s['errors']} |")
         q = r["ratio_instrumented_over_bare"]
         out.append(f"| {r['size']:,} | **ratio** | {fmt(q['rps'], 2)} | {fmt(q['p50'], 2)} | {fmt(q['p99'], 2)} | "
-                   f"{fmt(q['cpu'], 2)} | |")
+                   f"{fmt(q['cpu'], 2)} | | |")
     if w.get("search"):
         out += ["", f"Search (`?search={w['search'][0]['word']}`, titles, transcripts and summaries; "
                 f"{len(w['search'][0]['samples_ms'])} sequential requests, instrumented):", "",
@@ -168,7 +176,7 @@ def recorders_section(results: Path, img: Path) -> str:
     host = f"One web host ({p['workers']} gunicorn workers, this machine)"
     if r["degraded_reached"]:
         verdict = (f"**{host} carried {r['carried']} recorders** with a p99 chunk ack under {threshold:.0f} ms; "
-                   f"at {r['steps'][-1]['recorders']} it degraded.")
+                   f"at {min(s['recorders'] for s in r['steps'] if s['degraded'])} it degraded.")
     else:
         verdict = (f"**{host} carried at least {r['carried']} recorders** with a p99 chunk ack under "
                    f"{threshold:.0f} ms: it had not degraded at {r['carried']}, the most this run tried.")
@@ -204,12 +212,23 @@ def instrumentation_section(results: Path) -> str:
     i = load(results, "instrumentation")
     if not i:
         return missing("instrumentation", "")
-    names = {"ratio": "per-request time, instrumented / bare", "scrape_median_ms": "one /metrics scrape, median ms",
-             "scrape_p95_ms": "one /metrics scrape, p95 ms", "series": "series in one scrape"}
-    out = ["From bench/instrumentation.py (one process, multiprocess mode; then gunicorn with 4 workers "
-           "scraped on loopback); its full report is `bench/results/instrumentation.txt`.\n",
+    out = ["`bench/instrumentation.py` (another view of the web table's ratio, without the network and the "
+           "database: one process, the login view, prometheus_client in multiprocess mode, CPU time per request; "
+           "then gunicorn with its workers scraped on loopback). Full report: "
+           "`bench/results/instrumentation.txt`.\n",
            "| what | value |", "|---|---:|"]
-    out += [f"| {names[k]} | {i[k]:g} |" for k in names if k in i]
+    for key, label in (("instrumented_ms", "instrumented"), ("django_prometheus_only_ms", "django-prometheus only"),
+                       ("bare_ms", "bare")):
+        if key in i:
+            out.append(f"| CPU ms per request, {label} (best / median round) | "
+                       f"{i[key]['best']:.3f} / {i[key]['median']:.3f} |")
+    rows = (("ratio", "per request, instrumented / bare (median of per-round ratios)", 3),
+            ("ratio_ours_vs_django_prometheus", "per request, BrefBoard's middlewares on top of django-prometheus", 3),
+            ("scrape_median_ms", f"one /metrics scrape, median ms ({i.get('scrape_workers', 4):.0f} gunicorn workers)", 1),
+            ("scrape_p95_ms", "one /metrics scrape, p95 ms", 1),
+            ("series", "series in one scrape", 0),
+            ("scrape_bytes", "bytes in one scrape", 0))
+    out += [f"| {label} | {fmt(i[key], digits)} |" for key, label, digits in rows if key in i]
     return "\n".join(out) + "\n"
 
 

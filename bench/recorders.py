@@ -16,7 +16,8 @@ acknowledged. The ack latency is from sending the PUT to its 200 (the chunk is
 committed by then). The first chunk of each session (the one FFmpeg
 checks) is sent during set-up and reported apart: in a meeting of an hour it
 is one chunk in 1,200. K doubles until the p99 passes ``--threshold-ms`` or a
-request fails; "carried" is the largest K still under it.
+request fails, then ``--refine`` steps bisect between the last good K and the
+first degraded one; "carried" is the largest K still under the threshold.
 
 Each recorder is its own user; sessions are created with Django's session
 store rather than K password logins (PBKDF2 would dominate the setup time).
@@ -173,6 +174,8 @@ def main() -> int:
     parser.add_argument("--step-seconds", type=float, default=15.0, help="how long each K records")
     parser.add_argument("--max-recorders", type=int, default=256)
     parser.add_argument("--threshold-ms", type=float, default=1000.0, help="p99 ack latency that counts as degraded")
+    parser.add_argument("--refine", type=int, default=2,
+                        help="extra steps bisecting between the last good K and the first degraded one")
     parser.add_argument("--json", type=Path, help="write the results here")
     args = parser.parse_args()
 
@@ -185,8 +188,8 @@ def main() -> int:
     with Stack(workers=args.workers, variants=("instrumented",)) as stack:
         django_setup(stack.process_env("instrumented"))
         all_cookies = make_users(args.max_recorders)
-        k = 1
-        while k <= args.max_recorders:
+
+        def run_step(k: int) -> bool:
             out = asyncio.run(step(stack.url("instrumented"), all_cookies[:k], chunks, args.interval,
                                    args.step_seconds, lambda: stack.server_cpu_s("instrumented")))
             out["degraded"] = out["errors"] > 0 or out["p99_ms"] is None or out["p99_ms"] > args.threshold_ms
@@ -197,17 +200,37 @@ def main() -> int:
                   + ("  DEGRADED" if out["degraded"] else ""), flush=True)
             if out["errors"]:
                 print("   e.g. " + "; ".join(out["error_samples"][:3]))
-            if out["degraded"]:
+            return out["degraded"]
+
+        k, good, bad = 1, 0, None
+        while k <= args.max_recorders:
+            if run_step(k):
+                bad = k
                 break
-            k *= 2
-    carried = max((s["recorders"] for s in steps if not s["degraded"]), default=0)
+            good, k = k, k * 2
+        # narrow the knee between the last good K and the first degraded one
+        for _ in range(args.refine):
+            if bad is None or bad - good <= 1:
+                break
+            mid = (good + bad) // 2
+            if run_step(mid):
+                bad = mid
+            else:
+                good = mid
+    steps.sort(key=lambda s: s["recorders"])
+    # the largest K under the threshold below which every tried K was under it too
+    carried = 0
+    for s in steps:
+        if s["degraded"]:
+            break
+        carried = s["recorders"]
     print(f"one web host ({args.workers} gunicorn workers, this machine) carries {carried} recorders "
           f"with p99 ack <= {args.threshold_ms:.0f} ms"
-          + ("" if steps and steps[-1]["degraded"] else f" (not degraded up to --max-recorders {args.max_recorders})"))
+          + ("" if any(s["degraded"] for s in steps) else f" (not degraded up to --max-recorders {args.max_recorders})"))
     result = {"bench": "recorders", "date": datetime.fromtimestamp(started, timezone.utc).isoformat(timespec="seconds"),
               "machine": info, "params": {**vars(args), "json": str(args.json) if args.json else None},
               "chunk_bytes_mean": statistics.fmean(map(len, chunks)), "steps": steps, "carried": carried,
-              "degraded_reached": bool(steps and steps[-1]["degraded"]), "wall_s": time.time() - started}
+              "degraded_reached": any(s["degraded"] for s in steps), "wall_s": time.time() - started}
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=1))

@@ -35,8 +35,32 @@ if [ ! -x .venv-bench/bin/python ] || ! .venv-bench/bin/python -c 'import matplo
   python3 -m venv .venv-bench
   .venv-bench/bin/python -m pip install -q --disable-pip-version-check -r bench/requirements.txt
 fi
-plots() { log "plots and docs/benchmarks.md"; .venv-bench/bin/python bench/plots.py; }
-if [ "$plots_only" = 1 ]; then plots; exit 0; fi
+failed=()
+# The benches that only print are parsed from what they printed (NAME.txt), every time, so a
+# parser fix applies to old reports too.
+collect() { python3 bench/collect.py "$@" || failed+=("$1 (report did not parse)"); }
+collect_all() {
+  local f m
+  # a bench that failed has NAME.error.txt and no JSON
+  [ -f "$RESULTS/engines.txt" ] && [ ! -f "$RESULTS/engines.error.txt" ] \
+    && collect engines "$RESULTS/engines.txt" "$RESULTS/engines.json"
+  for f in "$RESULTS"/scaling-*.txt; do
+    [ -f "$f" ] && [ ! -f "${f%.txt}.error.txt" ] || continue
+    m=${f##*/scaling-}; m=${m%.txt}
+    collect pipeline "$f" "${f%.txt}.json" "minutes=$m"
+  done
+  for name in instrumentation summaries provisioning; do
+    [ -f "$RESULTS/$name.txt" ] && [ ! -f "$RESULTS/$name.error.txt" ] \
+      && collect "$name" "$RESULTS/$name.txt" "$RESULTS/$name.json"
+  done
+  return 0
+}
+plots() {
+  collect_all
+  log "plots and docs/benchmarks.md"
+  .venv-bench/bin/python bench/plots.py
+}
+if [ "$plots_only" = 1 ]; then plots; [ ${#failed[@]} -eq 0 ] || { echo "!! ${failed[*]}" >&2; exit 1; }; exit 0; fi
 
 # --- what the benches need ----------------------------------------------------------------
 need=()
@@ -72,13 +96,12 @@ else
   SUMMARIES_ARGS=(--minutes 60)
 fi
 selected() { [ -z "$only" ] || [[ " $only " == *" $1 "* ]]; }
-failed=()
 
 # run NAME TIMEOUT_S COMMAND...: NAME.txt is what it printed; a failure leaves NAME.error.txt
 run() {
   local name=$1 limit=$2 rc=0; shift 2
   log "$name: $*"
-  rm -f "$RESULTS/$name.error.txt"
+  rm -f "$RESULTS/$name.error.txt" "$RESULTS/$name.json"
   timeout --kill-after=30 "$limit" "$@" 2>"$RESULTS/$name.stderr.txt" | tee "$RESULTS/$name.txt" || rc=$?
   if [ "$rc" != 0 ]; then
     { echo "$* failed (or ran past ${limit}s)"; tail -40 "$RESULTS/$name.stderr.txt"; } >"$RESULTS/$name.error.txt"
@@ -88,17 +111,15 @@ run() {
   fi
   rm -f "$RESULTS/$name.stderr.txt"
 }
-collect() { python3 bench/collect.py "$@" || failed+=("$1 (report did not parse)"); }
 
-if selected engines && run engines 2400 .venv-engines/bin/python bench/engines.py "${ENGINES_ARGS[@]}"; then
-  collect engines "$RESULTS/engines.txt" "$RESULTS/engines.json"
+if selected engines; then
+  run engines 2400 .venv-engines/bin/python bench/engines.py "${ENGINES_ARGS[@]}" || true
 fi
 if selected scaling; then
   # transcription time against audio length, engine alone and through the app's pipeline
+  rm -f "$RESULTS"/scaling-*
   for m in $SCALING_MINUTES; do
-    if run "scaling-$m" 3600 .venv-app/bin/python bench/transcribe_pipeline.py --minutes "$m" --rounds 1; then
-      collect pipeline "$RESULTS/scaling-$m.txt" "$RESULTS/scaling-$m.json" "minutes=$m"
-    fi
+    run "scaling-$m" 3600 .venv-app/bin/python bench/transcribe_pipeline.py --minutes "$m" --rounds 1 || true
   done
 fi
 if selected web; then
@@ -108,15 +129,13 @@ if selected recorders; then
   run recorders 1800 .venv-app/bin/python bench/recorders.py "${REC_ARGS[@]}" --json "$RESULTS/recorders.json" || true
 fi
 if selected instrumentation && [ -f bench/instrumentation.py ]; then
-  if run instrumentation 1200 .venv-app/bin/python bench/instrumentation.py "${INSTR_ARGS[@]}"; then
-    collect instrumentation "$RESULTS/instrumentation.txt" "$RESULTS/instrumentation.json"
-  fi
+  run instrumentation 1200 .venv-app/bin/python bench/instrumentation.py "${INSTR_ARGS[@]}" || true
 fi
-if selected summaries && run summaries 600 .venv-app/bin/python bench/summaries_bench.py "${SUMMARIES_ARGS[@]}"; then
-  collect summaries "$RESULTS/summaries.txt" "$RESULTS/summaries.json"
+if selected summaries; then
+  run summaries 600 .venv-app/bin/python bench/summaries_bench.py "${SUMMARIES_ARGS[@]}" || true
 fi
-if [ "$provisioning" = 1 ] && selected provisioning && run provisioning 3600 bench/provisioning.sh; then
-  collect provisioning "$RESULTS/provisioning.txt" "$RESULTS/provisioning.json"
+if [ "$provisioning" = 1 ] && selected provisioning; then
+  run provisioning 3600 bench/provisioning.sh || true
 fi
 
 # where and when: the doc's header comes from this

@@ -203,7 +203,21 @@ class Stack:
         Steadier than latency on a shared machine: other people's load makes a
         request wait, but hardly changes the CPU it costs.
         """
-        return sum(_cpu_s(pid) for master in self.servers[variant] for pid in [master, *_children(master)])
+        return sum(_cpu_s(master, reaped=True) + sum(_cpu_s(pid) for pid in _children(master))
+                   for master in self.servers[variant])
+
+    def db_cpu_s(self) -> float:
+        """CPU seconds used so far by PostgreSQL (postmaster and backends; 0 with SQLite, which runs in gunicorn).
+
+        Shared by the variants: a benchmark reads it around the load of one variant at a time.
+        """
+        if not self._pg_data:
+            return 0.0
+        try:
+            postmaster = int((Path(self._pg_data) / "postmaster.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return 0.0
+        return _cpu_s(postmaster, reaped=True) + sum(_cpu_s(pid) for pid in _children(postmaster))
 
     def url(self, variant: str, path: str = "/") -> str:
         return f"http://127.0.0.1:{self.ports[variant]}{path}"
@@ -219,12 +233,18 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-def _cpu_s(pid: int) -> float:
+def _cpu_s(pid: int, reaped: bool = False) -> float:
+    """utime + stime of ``pid``; with ``reaped``, plus that of its children that exited and were waited for.
+
+    Masters are read with ``reaped`` so that a worker or backend that exits
+    mid-measurement moves its time to the master instead of losing it.
+    """
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+    ticks = int(fields[11]) + int(fields[12]) + (int(fields[13]) + int(fields[14]) if reaped else 0)
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def nginx_conf(prefix: Path, port: int, upstream_port: int) -> str:

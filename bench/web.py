@@ -14,8 +14,9 @@ search over titles, transcripts and summaries.
 
 Rounds alternate the two variants, so both see the same machine; the numbers
 kept are medians over rounds, and the ratio instrumented/bare is computed
-within each round. Server CPU per request (gunicorn + nginx, from /proc) is
-reported too: on a shared machine it moves much less than latency.
+within each round. CPU time per request (gunicorn + nginx, and PostgreSQL
+apart, from /proc) is reported too: on a shared machine it moves much less
+than latency.
 Not a test: it asserts nothing about speed.
 """
 from __future__ import annotations
@@ -84,10 +85,23 @@ def seed(size: int, rng: random.Random) -> str:
     return username
 
 
+def analyze() -> None:
+    """Give the planner statistics on the freshly loaded tables, as a live database has.
+
+    Without it the first minutes measure plans made blind, until autovacuum
+    happens to analyze the tables in the middle of a run.
+    """
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+
+
 def measure(stack: Stack, variant: str, path: str, cookie: str, seconds: float, connections: int) -> dict:
-    cpu0 = stack.server_cpu_s(variant)
+    cpu0, db0 = stack.server_cpu_s(variant), stack.db_cpu_s()
     out = wrk(stack.url(variant, path), seconds=seconds, connections=connections, headers={"Cookie": cookie})
     out["server_cpu_ms_per_request"] = (stack.server_cpu_s(variant) - cpu0) * 1000 / max(out["requests"], 1)
+    out["db_cpu_ms_per_request"] = (stack.db_cpu_s() - db0) * 1000 / max(out["requests"], 1)
     return out
 
 
@@ -125,6 +139,7 @@ def main() -> int:
         rng = random.Random(9)
         t0 = time.perf_counter()
         users = {size: seed(size, rng) for size in sizes}
+        analyze()
         print(f"seeded {sum(sizes)} transcriptions in {time.perf_counter() - t0:.1f} s "
               f"({args.database}, {args.workers} gunicorn workers per variant)", flush=True)
         cookies = {}
@@ -151,7 +166,7 @@ def main() -> int:
                         bad = out["errors"]["status"] + out["errors"]["timeout"] + out["errors"]["connect"]
                         print(f"round {rnd + 1} {kind:<6} {size:>6} {variant:<12} {out['rps']:7.1f} req/s  "
                               f"p50 {out['latency_ms']['p50']:7.1f} ms  p99 {out['latency_ms']['p99']:7.1f} ms  "
-                              f"server CPU {out['server_cpu_ms_per_request']:5.1f} ms/req"
+                              f"CPU web {out['server_cpu_ms_per_request']:5.1f} db {out['db_cpu_ms_per_request']:5.1f} ms/req"
                               + (f"  ERRORS {bad}" if bad else ""), flush=True)
         # the session must still be valid at the end, or wrk measured redirects to /login/
         for size in sizes:
@@ -202,6 +217,7 @@ def summarize(runs: list[dict], sizes: list[int], kinds: list[str]) -> list[dict
                     "p50_ms": statistics.median(r["latency_ms"]["p50"] for r in rs),
                     "p99_ms": statistics.median(r["latency_ms"]["p99"] for r in rs),
                     "cpu_ms": statistics.median(r["server_cpu_ms_per_request"] for r in rs),
+                    "db_cpu_ms": statistics.median(r.get("db_cpu_ms_per_request", 0.0) for r in rs),
                     "requests": sum(r["requests"] for r in rs),
                     "errors": sum(r["errors"]["status"] + r["errors"]["timeout"] + r["errors"]["connect"] for r in rs),
                 }
@@ -222,15 +238,17 @@ def summarize(runs: list[dict], sizes: list[int], kinds: list[str]) -> list[dict
 
 def print_summary(rows: list[dict]) -> None:
     print()
-    print(f"{'page':<7}{'size':>7} {'variant':<13}{'req/s':>8}{'p50 ms':>9}{'p99 ms':>9}{'CPU ms/req':>11}")
+    print(f"{'page':<7}{'size':>7} {'variant':<13}{'req/s':>8}{'p50 ms':>9}{'p99 ms':>9}{'CPU ms/req':>11}"
+          f"{'DB CPU':>8}")
     for row in rows:
         for variant in ("instrumented", "bare"):
             v = row[variant]
             print(f"{row['kind']:<7}{row['size']:>7} {variant:<13}{v['rps']:>8.1f}{v['p50_ms']:>9.1f}"
-                  f"{v['p99_ms']:>9.1f}{v['cpu_ms']:>11.1f}")
+                  f"{v['p99_ms']:>9.1f}{v['cpu_ms']:>11.1f}{v['db_cpu_ms']:>8.1f}")
         r = {k: (f"{v:.2f}" if v is not None else "-") for k, v in row["ratio_instrumented_over_bare"].items()}
         print(f"{'':<7}{'':>7} {'ratio':<13}{r['rps']:>8}{r['p50']:>9}{r['p99']:>9}{r['cpu']:>11}")
-    print("ratio: instrumented / bare, median of the per-round ratios; CPU: gunicorn + nginx per request")
+    print("ratio: instrumented / bare, median of the per-round ratios; CPU: gunicorn + nginx per request; "
+          "DB CPU: PostgreSQL per request")
 
 
 if __name__ == "__main__":
