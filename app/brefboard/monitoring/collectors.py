@@ -106,9 +106,8 @@ class JobsCollector:
 
         family = GaugeMetricFamily("brefboard_jobs", "Transcription jobs by state.", labels=["state"])
         try:
-            rows = dict(
-                TranscriptionJob.objects.order_by().values_list("status").annotate(n=Count("pk")).values_list("status", "n")
-            )
+            per_status = TranscriptionJob.objects.order_by().values("status").annotate(n=Count("pk"))
+            rows = {row["status"]: row["n"] for row in per_status}
         except DatabaseError as exc:
             log.warning("job metrics: database unreadable (%s: %s)", type(exc).__name__, exc)
             return

@@ -64,7 +64,8 @@ def gpu_memory() -> None:
             gpu = str(i)
             metrics.WHISPER_GPU_MEMORY.labels(gpu=gpu, kind="allocated").set(torch.cuda.memory_allocated(i))
             metrics.WHISPER_GPU_MEMORY.labels(gpu=gpu, kind="reserved").set(torch.cuda.memory_reserved(i))
-            metrics.WHISPER_GPU_MEMORY.labels(gpu=gpu, kind="total").set(torch.cuda.get_device_properties(i).total_memory)
+            total = torch.cuda.get_device_properties(i).total_memory
+            metrics.WHISPER_GPU_MEMORY.labels(gpu=gpu, kind="total").set(total)
     except Exception as exc:  # noqa: BLE001 - a driver hiccup must not fail the transcription
         log.info("GPU memory not read: %s", type(exc).__name__)
 
@@ -101,7 +102,9 @@ def transcription_failed(exc: BaseException | None = None) -> None:
 
 # recording_errors_total{error_type} for a recording or upload refused by the web process,
 # by the HTTP status the service chose (a fixed set, whatever the message says).
-REJECTION_KINDS = {400: "invalid", 409: "conflict", 413: "too_large", 415: "unsupported_format", 422: "unreadable_audio"}
+REJECTION_KINDS = {
+    400: "invalid", 409: "conflict", 413: "too_large", 415: "unsupported_format", 422: "unreadable_audio",
+}
 
 
 def recording_rejected(status: int) -> None:
