@@ -25,7 +25,7 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 rm -rf "$out"
-mkdir -p "$out/repo/pool/main" "$out/repo/dists/stable/main/binary-all" "$out/debs"
+mkdir -p "$out/repo/pool/main" "$out/debs"
 work=$(mktemp -d)
 trap 'gpgconf --homedir "$work/gnupg" --kill all 2>/dev/null || true; rm -rf "$work"' EXIT
 
@@ -62,8 +62,16 @@ CONTROL
 done
 
 cd "$out/repo"
-dpkg-scanpackages --multiversion pool/main /dev/null 2>/dev/null > dists/stable/main/binary-all/Packages
-gzip -9kn dists/stable/main/binary-all/Packages
+# Architecture "all" packages are listed in every architecture's index, as in
+# Debian's and Grafana's repositories, so sources restricted to one
+# architecture (Architectures: amd64) find them too.
+indexes=()
+for arch in all amd64 arm64; do
+    mkdir -p "dists/stable/main/binary-$arch"
+    dpkg-scanpackages --multiversion pool/main /dev/null 2>/dev/null > "dists/stable/main/binary-$arch/Packages"
+    gzip -9kn "dists/stable/main/binary-$arch/Packages"
+    indexes+=("main/binary-$arch/Packages" "main/binary-$arch/Packages.gz")
+done
 {
     echo "Origin: grafana-testdouble"
     echo "Label: grafana-testdouble (molecule only)"
@@ -73,7 +81,7 @@ gzip -9kn dists/stable/main/binary-all/Packages
     echo "Architectures: all amd64 arm64"
     echo "Components: main"
     echo "SHA256:"
-    for f in main/binary-all/Packages main/binary-all/Packages.gz; do
+    for f in "${indexes[@]}"; do
         printf ' %s %s %s\n' "$(sha256sum "dists/stable/$f" | cut -d' ' -f1)" "$(stat -c %s "dists/stable/$f")" "$f"
     done
 } > dists/stable/Release
