@@ -64,7 +64,7 @@ def sqlite_database(path: str) -> dict:
         # WAL lets the web process read while a worker writes; FULL sync makes a
         # committed chunk survive a power cut (it is acknowledged only after commit).
         "OPTIONS": {
-            "timeout": 30,
+            "timeout": env_float("BREFBOARD_SQLITE_TIMEOUT", 30.0),  # seconds to wait for a lock
             "transaction_mode": "IMMEDIATE",
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;",
         },

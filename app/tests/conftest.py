@@ -35,6 +35,12 @@ def english_webm(audio_dir, english_wav) -> Path:
 
 
 @pytest.fixture(scope="session")
+def medium_english_wav(audio_dir) -> Path:
+    """About 25 seconds of speech: several segments, so a job can be caught mid-way."""
+    return espeak(" ".join([ENGLISH_TEXT] * 3), audio_dir / "medium-english.wav")
+
+
+@pytest.fixture(scope="session")
 def long_english_wav(audio_dir) -> Path:
     """About a minute of speech: long enough to kill a worker in the middle of it."""
     text = " ".join([ENGLISH_TEXT] * 6)

@@ -45,6 +45,7 @@ for key, value in {
     "BREFBOARD_STUCK_AFTER_SECONDS": "5",
     "BREFBOARD_VISIBILITY_TIMEOUT": "8",
     "BREFBOARD_LIVE_MIN_SECONDS": "2",
+    "BREFBOARD_SQLITE_TIMEOUT": "6",  # a locked database is a transient error within a test
 }.items():
     os.environ.setdefault(key, value)
 

@@ -79,6 +79,37 @@ def test_worker_killed_mid_transcription_the_job_completes_once(alice_client, lo
     assert job_of(body).completions == 1
 
 
+def test_a_transient_database_error_is_retried_and_the_job_completes_once(alice_client, medium_english_wav,
+                                                                         start_worker, settings):
+    """The database refuses writes for a while (another connection holds SQLite's write lock
+    longer than the worker's lock timeout): the job gives its claim back, retries, and finishes."""
+    import sqlite3
+
+    db = settings.DATABASES["default"]
+    if not db["ENGINE"].endswith("sqlite3"):
+        pytest.skip("the write lock used here is SQLite's")
+    worker = start_worker()
+    body = upload(alice_client, medium_english_wav)
+    # faster-whisper reports segments a 30 s window at a time: the progress write at the
+    # end of this file's only window is the write that meets the lock.
+    wait_for(lambda: job_of(body).stage == "transcribing", timeout=120, interval=0.1,
+             what="the transcription to be under way", state=lambda: job_of(body).as_dict())
+    blocker = sqlite3.connect(db["NAME"], timeout=30, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")  # holds the write lock
+    try:
+        wait_for(lambda: "Retry in" in worker.output() or "database is locked" in worker.output(),
+                 timeout=60, what="the worker to hit the locked database", state=lambda: worker.output()[-2000:])
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    wait_for(lambda: job_of(body).status == "done", timeout=180, interval=0.5, what="the job to complete",
+             state=lambda: (job_of(body).as_dict(), worker.output()[-2000:]))
+    job = job_of(body)
+    assert job.completions == 1 and job.attempts >= 2
+    assert "Retry in" in worker.output()  # it went through Celery's retry, not a lucky wait
+    assert {"budget", "marketing"} <= set(words(Recording.objects.get(pk=body["recording"]).transcript))
+
+
 def test_cancel_stops_a_running_job(alice_client, long_english_wav, start_worker):
     start_worker()
     body = upload(alice_client, long_english_wav)
