@@ -7,6 +7,7 @@ hour range.
 
     python -m grafana_dashboards.queries --check   # parse every query with promtool
     python -m grafana_dashboards.queries           # print them, one per line
+    python -m grafana_dashboards.queries --rules   # ... and the rules' expressions
 """
 
 from __future__ import annotations
@@ -73,6 +74,20 @@ def all_queries(dashboard_dir: Path = OUT_DIR) -> list[Query]:
     return out
 
 
+def rule_queries(rules_dir: Path = Path(__file__).resolve().parent.parent / "prometheus_rules") -> list[Query]:
+    """Every recording and alerting rule expression of ``prometheus_rules/``,
+    for the same end-to-end check: each must parse on a real Prometheus."""
+    import yaml  # only needed here
+
+    out = []
+    for path in sorted(rules_dir.glob("*.rules.yml")):
+        for group in yaml.safe_load(path.read_text(encoding="utf-8"))["groups"]:
+            for rule in group["rules"]:
+                name = rule.get("alert") or rule.get("record")
+                out.append(Query(path.name, group["name"], name, rule["expr"].strip()))
+    return out
+
+
 def promtool_check(queries: list[Query], promtool: str = "promtool") -> tuple[int, str]:
     """Parse every query with promtool's real PromQL parser (as recording rules)."""
     import yaml  # only needed here
@@ -92,11 +107,12 @@ def promtool_check(queries: list[Query], promtool: str = "promtool") -> tuple[in
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="parse every query with promtool")
+    parser.add_argument("--rules", action="store_true", help="also list the alert and recording rules")
     args = parser.parse_args(argv)
-    queries = all_queries()
+    queries = all_queries() + (rule_queries() if args.rules else [])
     if not args.check:
         for q in queries:
-            print(f"{q.where}\t{q.expr}")
+            print(f"{q.where}\t{' '.join(q.expr.split())}")
         return 0
     if not shutil.which("promtool"):
         print("promtool not found (Debian: apt-get install prometheus)", file=sys.stderr)

@@ -185,6 +185,11 @@ def test_promtool_check_reports_the_broken_panel():
     assert code != 0 and "Broken panel" in output
 
 
+def test_rule_queries_lists_every_alert():
+    names = {q.ref for q in queries.rule_queries()}
+    assert {"TargetDown", "PrometheusConfigReloadFailed", "job:django_http_responses_5xx:ratio_rate5m"} <= names
+
+
 def test_substitute_refuses_unknown_variables():
     with pytest.raises(ValueError):
         queries.substitute('up{cluster="$cluster"}')
