@@ -18,21 +18,33 @@ def build():
                         "BrefBoard at a glance: the panels of the monitoring document, errors and the job queue.",
                         ["overview"], ".*")
         .with_row(p.row("The document's five panels"))
+        .with_panel(p.stat(
+            "Audio recordings",
+            f"sum(increase(django_audio_recordings_total{{{SEL}}}[$__range]))",
+            "short", "Recordings started over the dashboard's time range (django_audio_recordings_total).",
+            width=6, height=5))
+        .with_panel(p.stat(
+            "Summaries generated",
+            f"sum(increase(django_summaries_generated_total{{{SEL}}}[$__range]))",
+            "short", "Summaries generated over the dashboard's time range (django_summaries_generated_total).",
+            width=6, height=5))
+        .with_panel(p.stat(
+            "Mean transcription quality",
+            f"sum(increase(brefboard_transcription_quality_sum{{{SEL}}}[$__range])) / "
+            f"sum(increase(brefboard_transcription_quality_count{{{SEL}}}[$__range]))",
+            "percentunit", "Mean of brefboard_transcription_quality over the time range.", width=6,
+            thresholds=[(None, "red"), (0.4, "orange"), (0.7, "green")], height=5))
+        .with_panel(p.gauge(
+            "Recording quality (last)",
+            f"max(recording_quality{{{SEL}}})",
+            "percentunit", "Quality score of the last recording (level, clipping, signal to noise), 0 to 1 "
+                           "(recording_quality).", width=6,
+            thresholds=[(None, "red"), (0.4, "orange"), (0.7, "green")], height=5))
         .with_panel(p.timeseries(
             "Django view response time (p95 by view)",
             p.quantiles("django_view_latency_seconds", by="view_name", qs=(0.95,)),
             "s", "95th percentile of django_view_latency_seconds per view (RequestMiddleware, @monitor_view).",
             width=12))
-        .with_panel(p.stat(
-            "Audio recordings",
-            f"sum(increase(django_audio_recordings_total{{{SEL}}}[$__range]))",
-            "short", "Recordings started over the dashboard's time range (django_audio_recordings_total).",
-            width=6))
-        .with_panel(p.stat(
-            "Summaries generated",
-            f"sum(increase(django_summaries_generated_total{{{SEL}}}[$__range]))",
-            "short", "Summaries generated over the dashboard's time range (django_summaries_generated_total).",
-            width=6))
         .with_panel(p.timeseries(
             "Transcription task duration",
             p.quantiles("django_transcription_duration_seconds", by=""),
@@ -48,18 +60,6 @@ def build():
             p.quantiles("django_summary_generation_seconds", by=""),
             "s", "p50/p95/p99 of the LLM summary and title generation (django_summary_generation_seconds).",
             width=12))
-        .with_panel(p.gauge(
-            "Recording quality (last)",
-            f"max(recording_quality{{{SEL}}})",
-            "percentunit", "Quality score of the last recording (level, clipping, signal to noise), 0 to 1 "
-                           "(recording_quality).", width=6,
-            thresholds=[(None, "red"), (0.4, "orange"), (0.7, "green")]))
-        .with_panel(p.stat(
-            "Mean transcription quality",
-            f"sum(increase(brefboard_transcription_quality_sum{{{SEL}}}[$__range])) / "
-            f"sum(increase(brefboard_transcription_quality_count{{{SEL}}}[$__range]))",
-            "percentunit", "Mean of brefboard_transcription_quality over the time range.", width=6,
-            thresholds=[(None, "red"), (0.4, "orange"), (0.7, "green")]))
         .with_row(p.row("Errors and exceptions"))
         .with_panel(p.timeseries(
             "Application errors by type",

@@ -156,7 +156,7 @@ def timeseries(title: str, exprs: list[tuple[str, str]], unit: str, description:
 
 
 def stat(title: str, expr: str, unit: str, description: str, width: int = 6,
-         thresholds: list[tuple[float | None, str]] | None = None) -> sdk_stat.Panel:
+         thresholds: list[tuple[float | None, str]] | None = None, height: int = 4) -> sdk_stat.Panel:
     """A single big number with a sparkline."""
     panel = (
         sdk_stat.Panel()
@@ -165,7 +165,7 @@ def stat(title: str, expr: str, unit: str, description: str, width: int = 6,
         .datasource(DATASOURCE)
         .unit(unit)
         .span(width)
-        .height(4)
+        .height(height)
         .graph_mode(m_common.BigValueGraphMode.AREA)
         .color_mode(m_common.BigValueColorMode.VALUE)
         .reduce_options(sdk_common.ReduceDataOptions().calcs(["lastNotNull"]))
@@ -176,7 +176,7 @@ def stat(title: str, expr: str, unit: str, description: str, width: int = 6,
 
 def gauge(title: str, expr: str, unit: str, description: str, width: int = 6,
           minimum: float = 0, maximum: float = 1,
-          thresholds: list[tuple[float | None, str]] | None = None) -> sdk_gauge.Panel:
+          thresholds: list[tuple[float | None, str]] | None = None, height: int = HEIGHT) -> sdk_gauge.Panel:
     """A gauge for a bounded value (a ratio, a percentage)."""
     panel = (
         sdk_gauge.Panel()
@@ -185,7 +185,7 @@ def gauge(title: str, expr: str, unit: str, description: str, width: int = 6,
         .datasource(DATASOURCE)
         .unit(unit)
         .span(width)
-        .height(HEIGHT)
+        .height(height)
         .min(minimum)
         .max(maximum)
         .reduce_options(sdk_common.ReduceDataOptions().calcs(["lastNotNull"]))
