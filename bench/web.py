@@ -120,7 +120,7 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2: one per core here)")
     parser.add_argument("--connections", type=int, default=4, help="wrk connections")
     parser.add_argument("--seconds", type=float, default=3, help="wrk duration of each measurement")
-    parser.add_argument("--rounds", type=int, default=3, help="alternations of the two variants")
+    parser.add_argument("--rounds", type=int, default=5, help="alternations of the two variants")
     parser.add_argument("--search", default="budget", help="also time ?search=WORD ('' to skip)")
     parser.add_argument("--search-samples", type=int, default=3, help="sequential searches timed per size")
     parser.add_argument("--search-max-size", type=int, default=1000,
@@ -231,6 +231,14 @@ def summarize(runs: list[dict], sizes: list[int], kinds: list[str]) -> list[dict
                     if pair.get("bare"):
                         per_round.append(pair["instrumented"] / pair["bare"])
                 ratios[key] = statistics.median(per_round) if per_round else None
+            # CPU pooled over every round (total CPU / total requests): steadier than a median of ratios
+            pooled = {}
+            for variant in ("instrumented", "bare"):
+                rs = [r for r in runs if r["size"] == size and r["kind"] == kind and r["variant"] == variant]
+                pooled[variant] = (sum(r["server_cpu_ms_per_request"] * r["requests"] for r in rs)
+                                   / max(sum(r["requests"] for r in rs), 1))
+                row[variant]["cpu_ms_pooled"] = pooled[variant]
+            ratios["cpu_pooled"] = pooled["instrumented"] / pooled["bare"] if pooled["bare"] else None
             row["ratio_instrumented_over_bare"] = ratios
             rows.append(row)
     return rows
@@ -239,14 +247,15 @@ def summarize(runs: list[dict], sizes: list[int], kinds: list[str]) -> list[dict
 def print_summary(rows: list[dict]) -> None:
     print()
     print(f"{'page':<7}{'size':>7} {'variant':<13}{'req/s':>8}{'p50 ms':>9}{'p99 ms':>9}{'CPU ms/req':>11}"
-          f"{'DB CPU':>8}")
+          f"{'DB CPU':>8}{'CPU pooled':>11}")
     for row in rows:
         for variant in ("instrumented", "bare"):
             v = row[variant]
             print(f"{row['kind']:<7}{row['size']:>7} {variant:<13}{v['rps']:>8.1f}{v['p50_ms']:>9.1f}"
-                  f"{v['p99_ms']:>9.1f}{v['cpu_ms']:>11.1f}{v['db_cpu_ms']:>8.1f}")
+                  f"{v['p99_ms']:>9.1f}{v['cpu_ms']:>11.1f}{v['db_cpu_ms']:>8.1f}{v['cpu_ms_pooled']:>11.2f}")
         r = {k: (f"{v:.2f}" if v is not None else "-") for k, v in row["ratio_instrumented_over_bare"].items()}
-        print(f"{'':<7}{'':>7} {'ratio':<13}{r['rps']:>8}{r['p50']:>9}{r['p99']:>9}{r['cpu']:>11}")
+        print(f"{'':<7}{'':>7} {'ratio':<13}{r['rps']:>8}{r['p50']:>9}{r['p99']:>9}{r['cpu']:>11}{'':>8}"
+              f"{r['cpu_pooled']:>11}")
     print("ratio: instrumented / bare, median of the per-round ratios; CPU: gunicorn + nginx per request; "
           "DB CPU: PostgreSQL per request")
 
