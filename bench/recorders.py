@@ -30,6 +30,7 @@ import argparse
 import asyncio
 import json
 import random
+import resource
 import secrets
 import statistics
 import subprocess
@@ -179,6 +180,10 @@ def main() -> int:
     parser.add_argument("--json", type=Path, help="write the results here")
     args = parser.parse_args()
 
+    # one socket per recorder: lift the soft limit on open files to the hard one
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < args.max_recorders + 256:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     started = time.time()
     info = machine()
     chunks = make_chunks(args.interval, args.step_seconds + 3 * args.interval)

@@ -5,6 +5,7 @@
 #   bench/run_all.sh --only "web recorders"     # a subset (names below); the others keep their last results
 #   bench/run_all.sh --with-provisioning        # also Molecule converge/idempotence (needs Docker; minutes per role)
 #   bench/run_all.sh --plots-only    # redraw docs/img/*.png and docs/benchmarks.md from bench/results/
+#   bench/run_all.sh --self-test     # the harness's own tests (bench/tests: parsers, wrk, plots, the stack); no timing
 # Names: engines scaling web recorders instrumentation summaries provisioning.
 # Each bench writes bench/results/NAME.json (and NAME.txt, what it printed). A bench that
 # fails leaves NAME.error.txt and the others still run; the script then exits 1.
@@ -17,13 +18,14 @@ RESULTS=bench/results
 mkdir -p "$RESULTS"
 log() { echo "== $*"; }
 
-full=0; only=""; provisioning=0; plots_only=0
+full=0; only=""; provisioning=0; plots_only=0; self_test=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --full) full=1 ;;
     --only) only="$2"; shift ;;
     --with-provisioning) provisioning=1 ;;
     --plots-only) plots_only=1 ;;
+    --self-test) self_test=1 ;;
     *) echo "unknown option $1 (see the header of $0)" >&2; exit 2 ;;
   esac
   shift
@@ -74,6 +76,18 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq
   # policy-rc.d or not, the benches start their own private nginx/postgres/redis on loopback ports
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+if [ "$self_test" = 1 ]; then
+  log "bench/tests with .venv-bench (parsers, wrk, plots)"
+  .venv-bench/bin/python -m unittest discover -s bench/tests
+  if [ -x .venv-app/bin/python ]; then
+    log "bench/tests/test_stack.py with .venv-app (gunicorn + nginx on loopback)"
+    .venv-app/bin/python -m unittest discover -s bench/tests -p test_stack.py
+  else
+    echo "!! .venv-app is missing (scripts/test-app.sh): the stack test was not run" >&2
+    exit 1
+  fi
+  exit 0
 fi
 for venv in .venv-app:scripts/test-app.sh .venv-engines:scripts/test-engines.sh; do
   [ -x "${venv%%:*}/bin/python" ] || { echo "${venv%%:*} is missing: run ${venv#*:} first" >&2; exit 1; }

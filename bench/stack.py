@@ -148,8 +148,8 @@ class Stack:
         return env
 
     def _spawn(self, args: list[str], name: str, **kwargs) -> subprocess.Popen:
-        log = open(self.work / f"{name}.log", "ab")
-        proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, **kwargs)
+        with open(self.work / f"{name}.log", "ab") as log:  # the child keeps its own descriptor
+            proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, **kwargs)
         self.procs.append(proc)
         return proc
 
@@ -250,10 +250,12 @@ def _cpu_s(pid: int, reaped: bool = False) -> float:
 def nginx_conf(prefix: Path, port: int, upstream_port: int) -> str:
     """A minimal reverse proxy like the role's: loopback only, no access log (it would be disk I/O we do not study)."""
     user = "user root root;\n" if os.geteuid() == 0 else ""
+    # each client connection holds an upstream one too: room for --full's thousand recorders
     return f"""{user}worker_processes 1;
+worker_rlimit_nofile 8192;
 pid {prefix}/nginx.pid;
 error_log {prefix}/error.log warn;
-events {{ worker_connections 1024; }}
+events {{ worker_connections 4096; }}
 http {{
     access_log off;
     client_body_temp_path {prefix}/body;
@@ -279,13 +281,17 @@ http {{
 def login(base_url: str, username: str, password: str) -> httpx.Client:
     """Log in through the real form (CSRF token included); the client then carries the session cookie."""
     client = httpx.Client(base_url=base_url, timeout=30.0)
-    page = client.get("/login/")
-    page.raise_for_status()
-    token = client.cookies.get("csrftoken")
-    r = client.post("/login/", data={"username": username, "password": password, "csrfmiddlewaretoken": token},
-                    follow_redirects=False)
-    if r.status_code != 302 or "sessionid" not in client.cookies:
-        raise RuntimeError(f"login as {username} failed: HTTP {r.status_code}")
+    try:
+        page = client.get("/login/")
+        page.raise_for_status()
+        token = client.cookies.get("csrftoken")
+        r = client.post("/login/", data={"username": username, "password": password, "csrfmiddlewaretoken": token},
+                        follow_redirects=False)
+        if r.status_code != 302 or "sessionid" not in client.cookies:
+            raise RuntimeError(f"login as {username} failed: HTTP {r.status_code}")
+    except BaseException:
+        client.close()
+        raise
     return client
 
 
