@@ -3,16 +3,24 @@
 # by site.yml exactly as real hosts are.
 #   scripts/lab.sh up     create the containers, run site.yml, print the URLs
 #   scripts/lab.sh down   remove them
-# Prometheus is published on 127.0.0.1:${LAB_PROMETHEUS_PORT:-9090}.
+# Prometheus is published on 127.0.0.1:${LAB_PROMETHEUS_PORT:-9090}, Grafana
+# on 127.0.0.1:${LAB_GRAFANA_PORT:-3000}. Grafana comes from Grafana's apt
+# repository, or from a mirror of it: LAB_GRAFANA_APT_REPO_URL and
+# LAB_GRAFANA_APT_KEY_URL. When neither can be reached the lab goes on
+# without Grafana and says so.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH=$PWD/.venv/bin:$PATH ANSIBLE_COLLECTIONS_PATH=$PWD/collections ANSIBLE_CONFIG=$PWD/ansible.cfg
 network=brefboard-lab
 state=.cache/lab
 prom_port=${LAB_PROMETHEUS_PORT:-9090}
+grafana_port=${LAB_GRAFANA_PORT:-3000}
+grafana_repo=${LAB_GRAFANA_APT_REPO_URL:-https://apt.grafana.com}
+grafana_key=${LAB_GRAFANA_APT_KEY_URL:-$grafana_repo/gpg.key}
 official_sums="https://github.com/prometheus/prometheus/releases/download/v2.45.0/sha256sums.txt"
 hosts=(lab-monitoring)
 log() { echo "[lab] $*"; }
+secret() { sed -n "s/^$1: \"\(.*\)\"\$/\1/p" "$state/secrets.yml"; }
 
 start_host() {  # name published-ports...
     local name=$1; shift
@@ -45,13 +53,14 @@ up() {
     image=$(testbed/image.sh)
     mkdir -p "$state"; chmod 700 "$state"
     docker network inspect "$network" >/dev/null 2>&1 || docker network create "$network" >/dev/null
-    start_host lab-monitoring "127.0.0.1:$prom_port:9090"
+    start_host lab-monitoring "127.0.0.1:$prom_port:9090" "127.0.0.1:$grafana_port:3000"
 
     # Secrets for the lab only: made here, kept out of the repository.
-    if [ ! -f "$state/secrets.yml" ]; then
-        umask 077
-        printf 'vault_prometheus_admin_password: "%s"\n' "$(head -c 18 /dev/urandom | base64 | tr -d '/+=')" > "$state/secrets.yml"
-    fi
+    touch "$state/secrets.yml"; chmod 600 "$state/secrets.yml"
+    for key in vault_prometheus_admin_password vault_grafana_admin_password; do
+        grep -q "^$key:" "$state/secrets.yml" ||
+            printf '%s: "%s"\n' "$key" "$(head -c 18 /dev/urandom | base64 | tr -d '/+=')" >> "$state/secrets.yml"
+    done
 
     extra=(-e "@$state/secrets.yml")
     if curl -fsS -o /dev/null --max-time 15 "$official_sums"; then
@@ -74,14 +83,23 @@ YAML
         log "$prom_note"
     fi
 
+    if curl -fsS -o /dev/null --max-time 15 "$grafana_key"; then
+        extra+=(-e "grafana_apt_repo_url=$grafana_repo" -e "grafana_apt_key_url=$grafana_key")
+        grafana_note="http://127.0.0.1:$grafana_port   user admin, password $(secret vault_grafana_admin_password)"
+    else
+        extra+=(--skip-tags grafana)
+        grafana_note="NOT INSTALLED: Grafana's apt repository ($grafana_repo) cannot be reached from this machine and no mirror is set (LAB_GRAFANA_APT_REPO_URL, LAB_GRAFANA_APT_KEY_URL)."
+        log "Grafana: $grafana_note"
+    fi
+
     ansible-playbook -i inventory/lab/hosts.yml site.yml "${extra[@]}"
 
-    pass=$(sed -n 's/^vault_prometheus_admin_password: "\(.*\)"$/\1/p' "$state/secrets.yml")
     cat <<MSG
 
 BrefBoard lab is up.
-  Prometheus  http://127.0.0.1:$prom_port   user admin, password $pass
+  Prometheus  http://127.0.0.1:$prom_port   user admin, password $(secret vault_prometheus_admin_password)
               $prom_note
+  Grafana     $grafana_note
   Targets     http://127.0.0.1:$prom_port/targets
   Hosts       ${hosts[*]} (docker exec -it lab-monitoring bash)
   Tear down   make lab-down
