@@ -10,3 +10,9 @@ class LibraryConfig(AppConfig):
     def ready(self) -> None:
         # A finished transcription asks for its summary (see signals.py).
         from . import signals  # noqa: F401
+        # A changed BREFBOARD_SEARCH_CONFIG rebuilds the stored search vectors (search_index.py).
+        from django.db.models.signals import post_migrate
+
+        from .search_index import sync_config
+
+        post_migrate.connect(sync_config, sender=self, dispatch_uid="library-search-config")

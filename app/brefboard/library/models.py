@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 
+from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.utils import timezone
 
@@ -81,3 +82,21 @@ class Summary(models.Model):
             "action_items": self.action_items,
             "error": self.error,
         }
+
+
+class SearchDocument(models.Model):
+    """A recording's full-text vector (title, summary, transcript), for the search on PostgreSQL.
+
+    Written only by the database's triggers (see search_index.py for why), never
+    by Django: no save() anywhere. The GIN index, the triggers and the foreign
+    key (ON DELETE CASCADE, hence ``DO_NOTHING`` and ``db_constraint=False``
+    here) are created by migration 0002 on PostgreSQL; on SQLite the table
+    exists but stays empty.
+    """
+
+    recording = models.OneToOneField(Recording, on_delete=models.DO_NOTHING, primary_key=True,
+                                     db_constraint=False, related_name="search_document")
+    vector = SearchVectorField()
+
+    class Meta:
+        default_permissions = ()

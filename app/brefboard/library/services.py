@@ -14,7 +14,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Q, QuerySet, Value
+from django.db.models import F, Func, Q, QuerySet, TextField, Value
 from django.db.models.functions import Coalesce, Lower, NullIf
 from django.utils import timezone
 
@@ -23,7 +23,7 @@ from brefboard.summaries.exports import ExportDocument
 from brefboard.summaries.generate import generate_summary
 from brefboard.summaries.llm import ChatClient, LLMConfig, LLMError
 
-from . import metrics
+from . import metrics, search_index
 from .models import Summary
 
 log = logging.getLogger(__name__)
@@ -188,8 +188,9 @@ def library(user, search: str = "", sort: str = "date_desc") -> QuerySet[Recordi
     """The user's recordings, searched over titles, transcripts and summaries.
 
     PostgreSQL: full-text search (``websearch`` syntax, stemming in
-    ``BREFBOARD_SEARCH_CONFIG``, French by default), ranked. Elsewhere
-    (SQLite): a case-insensitive substring match.
+    ``BREFBOARD_SEARCH_CONFIG``, French by default), ranked, against the
+    stored vectors and their GIN index (``SearchDocument``, search_index.py).
+    Elsewhere (SQLite): a case-insensitive substring match.
     """
     qs = (
         Recording.objects.filter(owner=user)
@@ -199,17 +200,14 @@ def library(user, search: str = "", sort: str = "date_desc") -> QuerySet[Recordi
     search = search.strip()[:200]
     if search:
         if connection.vendor == "postgresql":
-            from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
+            from django.contrib.postgres.search import SearchQuery, SearchRank
 
-            config = search_config()
-            vector = (
-                SearchVector("title", weight="A", config=config)
-                + SearchVector("summary__title", weight="A", config=config)
-                + SearchVector("summary__text", weight="B", config=config)
-                + SearchVector("transcript", weight="C", config=config)
-            )
+            # The configuration the stored vectors were built with (search_index.py),
+            # not the setting read here: the query's stemming always matches theirs.
+            config = Func(function=search_index.CONFIG_FUNCTION, output_field=TextField())
             query = SearchQuery(search, search_type="websearch", config=config)
-            qs = qs.annotate(document=vector, rank=SearchRank(vector, query)).filter(document=query)
+            qs = qs.filter(search_document__vector=query).annotate(
+                rank=SearchRank(F("search_document__vector"), query))
             if sort == "relevance":
                 return qs.order_by("-rank", "-created_at")
         else:
