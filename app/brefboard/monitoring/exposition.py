@@ -28,7 +28,14 @@ def process_registry() -> CollectorRegistry:
 
 def render(extra_collectors=()) -> tuple[bytes, str]:
     """(body, content type) of a scrape: the process metrics plus scrape-time collectors."""
-    body = generate_latest(process_registry())
+    directory = multiprocess_dir()
+    if directory:
+        from .compaction import locked
+
+        with locked(directory, exclusive=False):  # no fold of a dead process' files meanwhile (bounded wait)
+            body = generate_latest(process_registry())
+    else:
+        body = generate_latest(REGISTRY)
     if extra_collectors:
         extra = CollectorRegistry(auto_describe=False)
         for collector in extra_collectors:

@@ -98,11 +98,18 @@ def metrics_app(environ, start_response):
 
 @signals.worker_process_shutdown.connect
 def _child_exit(pid=None, exitcode=None, **kwargs) -> None:
-    """A pool child is leaving: drop its live gauges (counters and histograms stay summed)."""
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    """A pool child is leaving: drop its live gauges, fold its counters and histograms into the archives."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:
         from prometheus_client import multiprocess
 
+        from .compaction import fold_dead_process
+
         multiprocess.mark_process_dead(pid or os.getpid())
+        try:
+            fold_dead_process(directory, pid or os.getpid())  # its work is done: nothing more is written
+        except Exception:  # noqa: BLE001 - the files stay and are still counted
+            log.exception("could not fold this process' metric files")
 
 
 @signals.before_task_publish.connect

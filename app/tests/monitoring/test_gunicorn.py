@@ -43,6 +43,11 @@ def stale_counts(directory: Path) -> None:
     assert any(directory.glob("counter_*.db"))
 
 
+def file_owners(directory: Path) -> set[str]:
+    """The pids (or "archive") that own multiprocess files: `counter_123.db` → "123"."""
+    return {p.name[:-3].rsplit("_", 1)[1] for p in directory.glob("*.db")}
+
+
 @pytest.fixture
 def gunicorn(django_db_setup, tmp_path):
     """gunicorn with the project's hooks, 4 sync workers recycled every MAX_REQUESTS requests."""
@@ -79,7 +84,7 @@ def gunicorn(django_db_setup, tmp_path):
 
     try:
         wait_for(up, timeout=60, interval=0.3, what="gunicorn to answer")
-        yield base, log_path
+        yield base, log_path, metrics_dir
     finally:
         proc.terminate()
         try:
@@ -90,7 +95,7 @@ def gunicorn(django_db_setup, tmp_path):
 
 
 def test_request_count_exact_with_4_workers_and_recycling(gunicorn):
-    base, log_path = gunicorn
+    base, log_path, metrics_dir = gunicorn
     n = 57
     for _ in range(n):
         status, _body = http_get(base + "/login/")
@@ -108,6 +113,8 @@ def test_request_count_exact_with_4_workers_and_recycling(gunicorn):
     # Workers really were replaced, several times over.
     booted = len(re.findall(r"Booting worker with pid", log_path.read_text(errors="replace")))
     assert booted >= WORKERS + n // MAX_REQUESTS // 2, booted
+    # Dead workers' files were folded into the archives: one set of files per live worker.
+    assert len(file_owners(metrics_dir)) <= WORKERS + 1, sorted(p.name for p in metrics_dir.glob("*.db"))
     # DB metrics from django-prometheus' database backend, summed over workers.
     assert any(name == "django_db_new_connections_total" for name, _ in parsed), "no DB metrics"
     # Scrape-time collectors: job states from the database, queue lengths from Redis.
@@ -118,7 +125,7 @@ def test_request_count_exact_with_4_workers_and_recycling(gunicorn):
 
 def test_metrics_refused_to_an_address_outside_the_allowlist(gunicorn):
     """Over real HTTP: 127.0.0.1 is in the allowlist, 127.0.0.2 (also loopback on Linux) is not."""
-    base, _ = gunicorn
+    base, _, _ = gunicorn
     port = int(base.rsplit(":", 1)[1])
     assert http_get(base + "/metrics")[0] == 200
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10, source_address=("127.0.0.2", 0))

@@ -20,7 +20,7 @@ from django.test import Client, override_settings
 from brefboard.recordings.models import TranscriptionJob
 from tests.helpers import APP_DIR, wait_for
 from tests.monitoring.promtool import assert_promtool_clean, http_get, samples, value
-from tests.monitoring.test_gunicorn import free_port, stale_counts
+from tests.monitoring.test_gunicorn import file_owners, free_port, stale_counts
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
 
@@ -64,7 +64,7 @@ def metrics_worker(django_db_setup, redis_server, tmp_path):
         wait_for(lambda: b" ready." in log_path.read_bytes() or proc.poll() is not None, timeout=90,
                  interval=0.2, what="the worker to start")
         assert proc.poll() is None, log_path.read_text(errors="replace")[-3000:]
-        yield f"http://127.0.0.1:{port}", log_path
+        yield f"http://127.0.0.1:{port}", log_path, metrics_dir
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGTERM)
@@ -77,7 +77,7 @@ def metrics_worker(django_db_setup, redis_server, tmp_path):
 
 
 def test_worker_endpoint_counts_every_transcription(alice_client, english_wav, metrics_worker):
-    base, log_path = metrics_worker
+    base, log_path, metrics_dir = metrics_worker
     n = 3
     jobs = [upload(alice_client, english_wav) for _ in range(n)]
 
@@ -106,11 +106,14 @@ def test_worker_endpoint_counts_every_transcription(alice_client, english_wav, m
     # ~8 s of speech each time.
     assert 4 * n < value(parsed, "audio_duration_seconds_sum") < 20 * n
     assert_promtool_clean(text)
+    # Each child did one task and left; its files were folded into the archives.
+    # Left: the archive, the main process, at most the 2 live children.
+    assert len(file_owners(metrics_dir)) <= 4, sorted(p.name for p in metrics_dir.glob("*.db"))
 
 
 def test_worker_endpoint_access(metrics_worker):
     """Allowlisted loopback address: 200; another address: 401 without or with wrong credentials, 200 with good."""
-    base, _ = metrics_worker
+    base, _, _ = metrics_worker
     port = int(base.rsplit(":", 1)[1])
     assert http_get(base + "/metrics")[0] == 200
     assert http_get(base + "/other")[0] == 404
