@@ -162,3 +162,18 @@ def test_the_stored_audio_is_served_to_its_owner(alice_client, english_wav):
     r = alice_client.get(f"/recordings/{rec_id}/audio/")
     assert r.status_code == 200 and r["Content-Type"] == "audio/wav"
     assert r.content == english_wav.read_bytes()
+
+
+def test_upload_form_shows_the_refusal_on_a_page(alice_client):
+    """Without Accept: application/json (the plain HTML form), the reason is shown on a page."""
+    fake = SimpleUploadedFile("slides.mp4", b"\x00\x01not a video" * 100, content_type="video/mp4")
+    response = alice_client.post("/upload/", {"audio": fake})
+    assert response.status_code == 415
+    assert "Fichier refusé" in response.content.decode() and Recording.objects.count() == 0
+
+
+def test_unknown_language_code_is_400(alice_client, english_wav):
+    with open(english_wav, "rb") as fh:
+        response = alice_client.post("/upload/", {"audio": fh, "language": "klingon"}, HTTP_ACCEPT="application/json")
+    assert response.status_code == 400 and "langue" in response.json()["error"]
+    assert Recording.objects.count() == 0
