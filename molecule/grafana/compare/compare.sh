@@ -69,7 +69,7 @@ converge() {  # name playbook log [extra args] -> prints "seconds changed failed
     mkdir -p /tmp/grafana-compare-logs && cp "$log" /tmp/grafana-compare-logs/
     recap=$(grep -E "^$name +:" "$log" | tail -1 || true)
     [ -n "$recap" ] || recap="changed=? failed=crashed"
-    printf '%.1f %s %s\n' "$(echo "$t1 - $t0" | bc)" \
+    printf '%s %s %s\n' "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')" \
         "$(sed -E 's/.*changed=([0-9]+).*/\1/' <<<"$recap")" "$(sed -E 's/.*failed=([0-9]+).*/\1/' <<<"$recap")"
 }
 
