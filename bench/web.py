@@ -124,7 +124,7 @@ def main() -> int:
     parser.add_argument("--search", default="budget", help="also time ?search=WORD ('' to skip)")
     parser.add_argument("--search-samples", type=int, default=3, help="sequential searches timed per size")
     parser.add_argument("--search-max-size", type=int, default=1000,
-                        help="skip the search above this size (it reads every transcript: seconds per request)")
+                        help="skip the search above this size (to keep the run short)")
     parser.add_argument("--database", choices=["postgres", "sqlite"], default="postgres")
     parser.add_argument("--json", type=Path, help="write the results here")
     args = parser.parse_args()
