@@ -105,3 +105,20 @@ AUDIO_SAVE_ERROR = "audio_save_error"
 SUMMARY_GENERATION_ERROR = "summary_generation_error"
 HTTP_CLIENT_ERROR = "http_4xx"
 HTTP_SERVER_ERROR = "http_5xx"
+
+#: Every value the two labels can take (jobs.py maps HTTP statuses and audio checks onto these).
+ERROR_TYPES = (TRANSCRIPTION_FAILED, AUDIO_SAVE_ERROR, SUMMARY_GENERATION_ERROR, HTTP_CLIENT_ERROR, HTTP_SERVER_ERROR)
+RECORDING_ERROR_TYPES = (
+    "invalid", "conflict", "too_large", "unsupported_format", "unreadable_audio", "other",  # web
+    "not_audio", "corrupt", "truncated",  # worker
+)
+
+# Every known kind starts at 0. A labelled series is otherwise born at its first event
+# with the value 1, and rate() and increase() need an earlier sample to see an increase:
+# the first error of each kind after a restart would show on no dashboard and fire no
+# alert (tests/monitoring/test_dashboards_reality.py sees it on a real Prometheus).
+# Exception classes and Whisper error types cannot be listed in advance.
+for _kind in ERROR_TYPES:
+    ERRORS.labels(type=_kind)
+for _kind in RECORDING_ERROR_TYPES:
+    RECORDING_ERRORS.labels(error_type=_kind)
