@@ -83,6 +83,9 @@ def monitor_whisper_processing(func):
     by exception class in ``whisper_errors_total{error_type}`` and re-raise.
 
     Failed runs are timed too, so ``_count`` is every run and errors/count a failure ratio.
+    An exception whose class sets ``counts_as_whisper_error = False`` (a job the user
+    cancelled mid-transcription) is re-raised without being counted as an error:
+    it says nothing about Whisper's health and must not feed WhisperErrorRateHigh.
     """
 
     @functools.wraps(func)
@@ -91,7 +94,8 @@ def monitor_whisper_processing(func):
         try:
             return func(*args, **kwargs)
         except Exception as exc:
-            metrics.WHISPER_ERRORS.labels(error_type=type(exc).__name__).inc()
+            if getattr(exc, "counts_as_whisper_error", True):
+                metrics.WHISPER_ERRORS.labels(error_type=type(exc).__name__).inc()
             raise
         finally:
             metrics.WHISPER_PROCESSING.observe(time.perf_counter() - started)

@@ -41,6 +41,8 @@ TRANSIENT_ERRORS = (OperationalError, InterfaceError, ConnectionError, TimeoutEr
 class JobCancelled(Exception):
     """The user cancelled the job, or another worker took it over."""
 
+    counts_as_whisper_error = False  # not a Whisper failure: keep it out of whisper_errors_total
+
 
 class ClaimHeld(Exception):
     """Another live worker holds the job; try again after the lease would expire."""

@@ -76,3 +76,22 @@ def test_exceptions_errors_and_single_count_per_request():
     assert delta(before, after, "django_request_count_total", view_name="bench_counted") == 3
     assert delta(before, after, "django_view_latency_seconds_count", view_name="bench_counted") == 3
     assert delta(before, after, "django_request_count_total", view_name="upload") == 1
+
+
+def test_a_cancelled_job_is_not_a_whisper_error():
+    """Cancelling raises JobCancelled inside the Whisper call; only real failures count."""
+    from brefboard.monitoring.decorators import monitor_whisper_processing
+    from brefboard.recordings.tasks import JobCancelled
+
+    @monitor_whisper_processing
+    def whisper(exc):
+        raise exc
+
+    before = scrape()
+    for exc in (JobCancelled("cancelled by the user"), ValueError("not audio")):
+        with pytest.raises(type(exc)):
+            whisper(exc)
+    after = scrape()
+    assert delta(before, after, "whisper_errors_total", error_type="JobCancelled") == 0
+    assert delta(before, after, "whisper_errors_total", error_type="ValueError") == 1
+    assert delta(before, after, "whisper_processing_time_seconds_count") == 2
