@@ -18,7 +18,8 @@ grafana_port=${LAB_GRAFANA_PORT:-3000}
 grafana_repo=${LAB_GRAFANA_APT_REPO_URL:-https://apt.grafana.com}
 grafana_key=${LAB_GRAFANA_APT_KEY_URL:-$grafana_repo/gpg.key}
 official_sums="https://github.com/prometheus/prometheus/releases/download/v2.45.0/sha256sums.txt"
-hosts=(lab-monitoring)
+hosts=(lab-monitoring lab-web lab-worker)
+web_port=${LAB_WEB_PORT:-8080}
 log() { echo "[lab] $*"; }
 secret() { sed -n "s/^$1: \"\(.*\)\"\$/\1/p" "$state/secrets.yml"; }
 
@@ -54,12 +55,15 @@ up() {
     mkdir -p "$state"; chmod 700 "$state"
     docker network inspect "$network" >/dev/null 2>&1 || docker network create "$network" >/dev/null
     start_host lab-monitoring "127.0.0.1:$prom_port:9090" "127.0.0.1:$grafana_port:3000"
+    start_host lab-web "127.0.0.1:$web_port:80"
+    start_host lab-worker
 
     # Secrets for the lab only: made here, kept out of the repository.
     touch "$state/secrets.yml"; chmod 600 "$state/secrets.yml"
-    for key in vault_prometheus_admin_password vault_grafana_admin_password; do
+    for key in vault_prometheus_admin_password vault_grafana_admin_password vault_brefboard_secret_key \
+               vault_brefboard_db_password vault_brefboard_redis_password lab_user_password; do
         grep -q "^$key:" "$state/secrets.yml" ||
-            printf '%s: "%s"\n' "$key" "$(head -c 18 /dev/urandom | base64 | tr -d '/+=')" >> "$state/secrets.yml"
+            printf '%s: "%s"\n' "$key" "$(head -c 36 /dev/urandom | base64 | tr -d '/+=')" >> "$state/secrets.yml"
     done
 
     extra=(-e "@$state/secrets.yml")
@@ -94,14 +98,25 @@ YAML
 
     ansible-playbook -i inventory/lab/hosts.yml site.yml "${extra[@]}"
 
+    # A login to try the app with (lab only).
+    docker exec -e LAB_PASSWORD="$(secret lab_user_password)" lab-web bash -c '
+        set -euo pipefail; set -a; . /etc/brefboard/brefboard.env; set +a
+        /opt/brefboard/current/venv/bin/python -m django shell -c "
+import os
+from django.contrib.auth import get_user_model
+U = get_user_model()
+u, _ = U.objects.get_or_create(username=\"demo\", defaults={\"email\": \"demo@example.org\"})
+u.set_password(os.environ[\"LAB_PASSWORD\"]); u.save()"' >/dev/null
+
     cat <<MSG
 
 BrefBoard lab is up.
+  BrefBoard   http://localhost:$web_port   user demo, password $(secret lab_user_password)
   Prometheus  http://127.0.0.1:$prom_port   user admin, password $(secret vault_prometheus_admin_password)
               $prom_note
   Grafana     $grafana_note
   Targets     http://127.0.0.1:$prom_port/targets
-  Hosts       ${hosts[*]} (docker exec -it lab-monitoring bash)
+  Hosts       ${hosts[*]} (docker exec -it lab-web bash)
   Tear down   make lab-down
 MSG
 }
