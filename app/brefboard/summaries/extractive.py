@@ -12,12 +12,11 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from dataclasses import dataclass, field
 
 from .language import STOPWORDS, WORD_RE, detect_language, normalize_language, split_sentences, words
 from .prompts import MIN_WORDS, TITLE_MAX_WORDS, clean_title, prompt_set
-
-METHOD = "extractive"
+from .result import EXTRACTIVE as METHOD
+from .result import Summary
 
 _DECISION = {
     "fr": re.compile(
@@ -45,17 +44,6 @@ _ACTION = {
         re.I,
     ),
 }
-
-
-@dataclass
-class Extract:
-    title: str
-    summary: str
-    key_points: list[str] = field(default_factory=list)
-    decisions: list[str] = field(default_factory=list)
-    action_items: list[str] = field(default_factory=list)
-    language: str = "fr"
-    method: str = METHOD
 
 
 def _content_words(sentence: str, stops: frozenset[str]) -> list[str]:
@@ -133,14 +121,15 @@ def _title_from(sentences: list[str], scores: list[float], stops: frozenset[str]
     return title[:1].upper() + title[1:]
 
 
-def summarize(text: str, language: str | None = None, *, max_sentences: int = 6) -> Extract:
+def summarize(text: str, language: str | None = None, *, max_sentences: int = 6) -> Summary:
     """Pick the most representative sentences of ``text`` and a title."""
     lang = normalize_language(language) or detect_language(text)
     prompts = prompt_set(lang if lang in STOPWORDS else "en")
     stops = STOPWORDS.get(lang, STOPWORDS["en"])
     text = (text or "").strip()
     if len(text.split()) < MIN_WORDS:
-        return Extract(title=prompts.too_short_title, summary=prompts.too_short, language=lang)
+        return Summary(title=prompts.too_short_title, summary=prompts.too_short, language=lang,
+                       method=METHOD)
 
     sentences = split_sentences(text)
     scores = _scores(sentences, stops)
@@ -154,11 +143,12 @@ def summarize(text: str, language: str | None = None, *, max_sentences: int = 6)
     actions = [s for s in sentences if action_re.search(s) and s not in decisions][:10]
     key_points = [sentences[i] for i in chosen if scores[i] > 0][:5]
 
-    return Extract(
+    return Summary(
         title=_title_from(sentences, scores, stops) or prompts.too_short_title,
         summary=summary,
         key_points=key_points,
         decisions=decisions,
         action_items=actions,
         language=lang,
+        method=METHOD,
     )

@@ -12,35 +12,13 @@ which only costs the key points: the summary is what the user came for.
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass, field
 
 from . import extractive, prompts
 from .language import detect_language, normalize_language
 from .llm import ChatClient, LLMClientError, LLMError, LLMResponseError
+from .result import LLM, TOO_SHORT, Summary
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Summary:
-    title: str
-    summary: str
-    key_points: list[str] = field(default_factory=list)
-    decisions: list[str] = field(default_factory=list)
-    action_items: list[str] = field(default_factory=list)
-    language: str = "fr"
-    method: str = "llm"  # "llm" | "extractive" | "too_short"
-    model: str = ""
-    chunks: int = 1
-    structured_valid: bool = True
-    llm_calls: int = 0
-
-    @property
-    def is_extractive(self) -> bool:
-        return self.method == extractive.METHOD
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 class _Caller:
@@ -111,15 +89,10 @@ def generate_summary(
 
     if prompts.is_too_short(transcript):
         return Summary(title=p.too_short_title, summary=p.too_short, language=lang,
-                       method="too_short", structured_valid=True)
+                       method=TOO_SHORT, structured_valid=True)
 
     if client is None:
-        ex = extractive.summarize(transcript, lang)
-        return Summary(
-            title=ex.title, summary=ex.summary, key_points=ex.key_points,
-            decisions=ex.decisions, action_items=ex.action_items, language=lang,
-            method=extractive.METHOD,
-        )
+        return extractive.summarize(transcript, lang)
 
     config = client.config
     output_tokens = min(config.max_output_tokens, max(256, config.context_tokens // 4))
@@ -158,7 +131,7 @@ def generate_summary(
         decisions=structured.decisions,
         action_items=structured.action_items,
         language=lang,
-        method="llm",
+        method=LLM,
         model=caller.model,
         chunks=len(chunks),
         structured_valid=structured.valid,
