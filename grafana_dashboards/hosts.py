@@ -48,17 +48,14 @@ def build():
             width=12))
         .with_panel(p.timeseries(
             "Network received",
-            [(f"sum by (instance) (rate(node_network_receive_bytes_total{{{NET}}}[$__rate_interval]))",
-              "{{instance}}")],
+            p.series_by("instance", p.rate(f"node_network_receive_bytes_total{{{NET}}}")),
             "Bps", "Bytes per second received, loopback and container bridges excluded.", width=12))
         .with_panel(p.timeseries(
             "Network transmitted",
-            [(f"sum by (instance) (rate(node_network_transmit_bytes_total{{{NET}}}[$__rate_interval]))",
-              "{{instance}}")],
+            p.series_by("instance", p.rate(f"node_network_transmit_bytes_total{{{NET}}}")),
             "Bps", "Bytes per second sent, loopback and container bridges excluded.", width=12))
         .with_panel(p.timeseries(
             "Disk I/O time",
-            [(f"max by (instance, device) (rate(node_disk_io_time_seconds_total{{{SEL}}}[$__rate_interval]))",
-              "{{instance}} {{device}}")],
+            p.series_by("instance, device", p.rate(f"node_disk_io_time_seconds_total{{{SEL}}}"), agg="max"),
             "percentunit", "Share of time each block device was busy.", width=24))
     )

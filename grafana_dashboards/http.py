@@ -16,6 +16,12 @@ LAT = "django_http_requests_latency_seconds_by_view_method"
 VSEL = SEL + ', view=~"$view"'
 
 
+def responses(status_class: str = "") -> str:
+    """Responses of the selected views; ``status_class`` "4" or "5" keeps 4xx or 5xx only."""
+    status = f', status=~"{status_class}.."' if status_class else ""
+    return f"{RESP}{{{VSEL}{status}}}"
+
+
 def build():
     return (
         p.new_dashboard(UID, "BrefBoard / HTTP by view",
@@ -25,18 +31,14 @@ def build():
         .with_panel(p.stat(
             "Requests per second", f"sum(rate({REQS}{{{VSEL}}}[$__rate_interval]))", "reqps",
             "All selected views.", width=6))
-        .with_panel(p.stat(
-            "5xx ratio",
-            f'sum(rate({RESP}{{{VSEL}, status=~"5.."}}[$__rate_interval])) / '
-            f"sum(rate({RESP}{{{VSEL}}}[$__rate_interval]))",
-            "percentunit", "Share of responses with a 5xx status.", width=6,
+        .with_panel(p.ratio_stat(
+            "5xx ratio", responses("5"), responses(),
+            "Share of responses with a 5xx status.",
             thresholds=[(None, "green"), (0.01, "orange"), (0.05, "red")]))
-        .with_panel(p.stat(
-            "4xx ratio",
-            f'sum(rate({RESP}{{{VSEL}, status=~"4.."}}[$__rate_interval])) / '
-            f"sum(rate({RESP}{{{VSEL}}}[$__rate_interval]))",
-            "percentunit", "Share of responses with a 4xx status (login redirects are 3xx, not counted).",
-            width=6, thresholds=[(None, "green"), (0.2, "orange")]))
+        .with_panel(p.ratio_stat(
+            "4xx ratio", responses("4"), responses(),
+            "Share of responses with a 4xx status (login redirects are 3xx, not counted).",
+            thresholds=[(None, "green"), (0.2, "orange")]))
         .with_panel(p.stat(
             "p95 latency",
             f"histogram_quantile(0.95, sum by (le) (rate({LAT}_bucket{{{VSEL}}}[$__rate_interval])))",
@@ -44,7 +46,7 @@ def build():
             thresholds=[(None, "green"), (0.5, "orange"), (2, "red")]))
         .with_panel(p.timeseries(
             "Request rate by view",
-            [(f"sum by (view) (rate({REQS}{{{VSEL}}}[$__rate_interval]))", "{{view}}")],
+            p.series_by("view", p.rate(f"{REQS}{{{VSEL}}}")),
             "reqps", "Requests per second per Django view.", width=12))
         .with_panel(p.timeseries(
             "Latency p50 / p95 / p99 (selected views)",
@@ -61,20 +63,18 @@ def build():
             "s", "99th percentile per view.", width=12))
         .with_panel(p.timeseries(
             "4xx by view and status",
-            [(f'sum by (view, status) (rate({RESP}{{{VSEL}, status=~"4.."}}[$__rate_interval]))',
-              "{{view}} {{status}}")],
+            p.series_by("view, status", p.rate(responses("4"))),
             "reqps", "Client errors: 400 bad input, 403 forbidden, 404 another user's object...", width=12,
             stack=True))
         .with_panel(p.timeseries(
             "5xx by view and status",
-            [(f'sum by (view, status) (rate({RESP}{{{VSEL}, status=~"5.."}}[$__rate_interval]))',
-              "{{view}} {{status}}")],
+            p.series_by("view, status", p.rate(responses("5"))),
             "reqps", "Server errors. See the Overview's exceptions panel for their classes.", width=12,
             stack=True))
         .with_panel(p.table(
             "Views",
             [(f"sum by (view) (rate({REQS}{{{VSEL}}}[$__range]))", "req/s"),
              (f"histogram_quantile(0.95, sum by (le, view) (rate({LAT}_bucket{{{VSEL}}}[$__range])))", "p95"),
-             (f'sum by (view) (increase({RESP}{{{VSEL}, status=~"5.."}}[$__range]))', "5xx")],
+             (f'sum by (view) (increase({responses("5")}[$__range]))', "5xx")],
             "short", "Per view over the dashboard's time range: request rate, p95 latency (s), 5xx count."))
     )

@@ -63,12 +63,12 @@ def build():
         .with_row(p.row("Errors and exceptions"))
         .with_panel(p.timeseries(
             "Application errors by type",
-            [(f"sum by (type) (rate(django_error_total{{{SEL}}}[$__rate_interval]))", "{{type}}")],
+            p.series_by("type", p.rate(f"django_error_total{{{SEL}}}")),
             "reqps", "django_error_total: transcription_failed, audio_save_error, summary_generation_error...",
             width=8, stack=True))
         .with_panel(p.timeseries(
             "Unhandled exceptions by class",
-            [(f"sum by (type) (rate(django_exceptions_total{{{SEL}}}[$__rate_interval]))", "{{type}}")],
+            p.series_by("type", p.rate(f"django_exceptions_total{{{SEL}}}")),
             "reqps", "django_exceptions_total, counted by ExceptionMiddleware.", width=8, stack=True))
         .with_panel(p.timeseries(
             "Recording and Whisper errors",
@@ -80,11 +80,11 @@ def build():
         .with_row(p.row("Job queue"))
         .with_panel(p.timeseries(
             "Jobs waiting per queue",
-            [(f"max by (queue) (brefboard_queue_jobs_waiting{{{SEL}}})", "{{queue}}")],
+            p.series_by("queue", f"brefboard_queue_jobs_waiting{{{SEL}}}", agg="max"),
             "short", "Jobs waiting in the broker, per queue (brefboard_queue_jobs_waiting).", width=8))
         .with_panel(p.timeseries(
             "Jobs by state",
-            [(f"max by (state) (brefboard_jobs{{{SEL}}})", "{{state}}")],
+            p.series_by("state", f"brefboard_jobs{{{SEL}}}", agg="max"),
             "short", "Recordings by processing state, from the database (brefboard_jobs).", width=8))
         .with_panel(p.timeseries(
             "Upload to transcript",

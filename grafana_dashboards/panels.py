@@ -125,17 +125,26 @@ def _refs(exprs: list[tuple[str, str]], **kw) -> list[sdk_prometheus.Dataquery]:
     return [query(e, legend, ref=chr(ord("A") + i), **kw) for i, (e, legend) in enumerate(exprs)]
 
 
+def _panel(builder, title: str, description: str, width: int, height: int, unit: str | None = None):
+    """What every panel sets the same way: title, description, ``${datasource}``, size, unit."""
+    panel = builder.title(title).description(description).datasource(DATASOURCE).span(width).height(height)
+    return panel if unit is None else panel.unit(unit)
+
+
+def _last_value(panel, thresholds: list[tuple[float | None, str]] | None):
+    """Single-value panels (stat, gauge, bar gauge): the last value, coloured by ``thresholds``."""
+    return (
+        panel
+        .reduce_options(sdk_common.ReduceDataOptions().calcs(["lastNotNull"]))
+        .thresholds(_thresholds(thresholds or [(None, "green")]))
+    )
+
+
 def timeseries(title: str, exprs: list[tuple[str, str]], unit: str, description: str,
                width: int = 12, stack: bool = False, min_zero: bool = True) -> sdk_timeseries.Panel:
     """A time series panel: one line per series."""
     panel = (
-        sdk_timeseries.Panel()
-        .title(title)
-        .description(description)
-        .datasource(DATASOURCE)
-        .unit(unit)
-        .span(width)
-        .height(HEIGHT)
+        _panel(sdk_timeseries.Panel(), title, description, width, HEIGHT, unit)
         .line_width(1)
         .fill_opacity(10)
         .show_points(m_common.VisibilityMode.NEVER)
@@ -159,57 +168,43 @@ def stat(title: str, expr: str, unit: str, description: str, width: int = 6,
          thresholds: list[tuple[float | None, str]] | None = None, height: int = 4) -> sdk_stat.Panel:
     """A single big number with a sparkline."""
     panel = (
-        sdk_stat.Panel()
-        .title(title)
-        .description(description)
-        .datasource(DATASOURCE)
-        .unit(unit)
-        .span(width)
-        .height(height)
+        _panel(sdk_stat.Panel(), title, description, width, height, unit)
         .graph_mode(m_common.BigValueGraphMode.AREA)
         .color_mode(m_common.BigValueColorMode.VALUE)
-        .reduce_options(sdk_common.ReduceDataOptions().calcs(["lastNotNull"]))
-        .thresholds(_thresholds(thresholds or [(None, "green")]))
     )
+    panel = _last_value(panel, thresholds)
     return _targets(panel, [query(expr, ref="A")])
+
+
+def ratio_stat(title: str, numerator: str, denominator: str, description: str,
+               thresholds: list[tuple[float | None, str]], window: str = "$__rate_interval",
+               width: int = 6) -> sdk_stat.Panel:
+    """A stat of one rate over another (an error ratio), as a percentage.
+
+    ``numerator`` and ``denominator`` are series selectors (``metric{labels}``).
+    """
+    return stat(title, f"sum({rate(numerator, window)}) / sum({rate(denominator, window)})",
+                "percentunit", description, width=width, thresholds=thresholds)
 
 
 def gauge(title: str, expr: str, unit: str, description: str, width: int = 6,
           minimum: float = 0, maximum: float = 1,
           thresholds: list[tuple[float | None, str]] | None = None, height: int = HEIGHT) -> sdk_gauge.Panel:
     """A gauge for a bounded value (a ratio, a percentage)."""
-    panel = (
-        sdk_gauge.Panel()
-        .title(title)
-        .description(description)
-        .datasource(DATASOURCE)
-        .unit(unit)
-        .span(width)
-        .height(height)
-        .min(minimum)
-        .max(maximum)
-        .reduce_options(sdk_common.ReduceDataOptions().calcs(["lastNotNull"]))
-        .thresholds(_thresholds(thresholds or [(None, "green")]))
-    )
+    panel = _last_value(
+        _panel(sdk_gauge.Panel(), title, description, width, height, unit).min(minimum).max(maximum),
+        thresholds)
     return _targets(panel, [query(expr, ref="A")])
 
 
 def bargauge(title: str, expr: str, legend: str, unit: str, description: str,
              width: int = 12) -> sdk_bargauge.Panel:
     """Horizontal bars, one per series: good for "by type" breakdowns."""
-    panel = (
-        sdk_bargauge.Panel()
-        .title(title)
-        .description(description)
-        .datasource(DATASOURCE)
-        .unit(unit)
-        .span(width)
-        .height(HEIGHT)
+    panel = _last_value(
+        _panel(sdk_bargauge.Panel(), title, description, width, HEIGHT, unit)
         .orientation(m_common.VizOrientation.HORIZONTAL)
-        .display_mode(m_common.BarGaugeDisplayMode.GRADIENT)
-        .reduce_options(sdk_common.ReduceDataOptions().calcs(["lastNotNull"]))
-        .thresholds(_thresholds([(None, "green")]))
-    )
+        .display_mode(m_common.BarGaugeDisplayMode.GRADIENT),
+        None)
     return _targets(panel, [query(expr, legend, ref="A", instant=True)])
 
 
@@ -217,13 +212,7 @@ def table(title: str, exprs: list[tuple[str, str]], unit: str, description: str,
           width: int = 24) -> sdk_table.Panel:
     """Instant queries merged into one table, one row per label set."""
     panel = (
-        sdk_table.Panel()
-        .title(title)
-        .description(description)
-        .datasource(DATASOURCE)
-        .unit(unit)
-        .span(width)
-        .height(HEIGHT)
+        _panel(sdk_table.Panel(), title, description, width, HEIGHT, unit)
         .frame_index(0)
         .show_header(True)
         .with_transformation(m_dashboard.DataTransformerConfig(id_val="merge", options={}))
@@ -237,12 +226,7 @@ def heatmap(title: str, expr: str, unit: str, description: str, width: int = 12)
     ``expr`` must return ``sum by (le) (increase(x_bucket[...]))``.
     """
     panel = (
-        sdk_heatmap.Panel()
-        .title(title)
-        .description(description)
-        .datasource(DATASOURCE)
-        .span(width)
-        .height(HEIGHT)
+        _panel(sdk_heatmap.Panel(), title, description, width, HEIGHT)
         .calculate(False)
         .cell_gap(1)
         .y_axis(sdk_heatmap.YAxisConfig().unit(unit))
@@ -291,3 +275,18 @@ def quantiles(metric: str, by: str, legend_prefix: str = "",
             (legend_prefix + legend).strip(),
         ))
     return out
+
+
+def rate(selector: str, window: str = "$__rate_interval") -> str:
+    """``rate(selector[window])``: ``selector`` is ``metric{labels}``."""
+    return f"rate({selector}[{window}])"
+
+
+def series_by(by: str, expr: str, agg: str = "sum") -> list[tuple[str, str]]:
+    """One series per value of the ``by`` labels, each label in the legend.
+
+    ``series_by("view, status", rate(sel))`` is
+    ``[("sum by (view, status) (rate(sel[$__rate_interval]))", "{{view}} {{status}}")]``.
+    """
+    legend = " ".join("{{" + label.strip() + "}}" for label in by.split(","))
+    return [(f"{agg} by ({by}) ({expr})", legend)]

@@ -26,12 +26,11 @@ def build():
             f"(rate(brefboard_transcription_realtime_factor_bucket{{{SEL}}}[$__range])))",
             "x", "Processing time divided by audio duration. Below 1: faster than real time.", width=6,
             thresholds=[(None, "green"), (0.8, "orange"), (1, "red")]))
-        .with_panel(p.stat(
+        .with_panel(p.ratio_stat(
             "Whisper error ratio",
-            f"sum(rate(whisper_errors_total{{{SEL}}}[$__range])) / "
-            f"sum(rate(whisper_processing_time_seconds_count{{{SEL}}}[$__range]))",
-            "percentunit", "Failed Whisper runs per Whisper run over the time range.", width=6,
-            thresholds=[(None, "green"), (0.01, "orange"), (0.05, "red")]))
+            f"whisper_errors_total{{{SEL}}}", f"whisper_processing_time_seconds_count{{{SEL}}}",
+            "Failed Whisper runs per Whisper run over the time range.",
+            thresholds=[(None, "green"), (0.01, "orange"), (0.05, "red")], window="$__range"))
         .with_panel(p.stat(
             "Audio transcribed",
             f"sum(increase(audio_duration_seconds_sum{{{SEL}}}[$__range]))",
@@ -51,7 +50,7 @@ def build():
             width=12))
         .with_panel(p.timeseries(
             "Whisper errors by type",
-            [(f"sum by (error_type) (rate(whisper_errors_total{{{SEL}}}[$__rate_interval]))", "{{error_type}}")],
+            p.series_by("error_type", p.rate(f"whisper_errors_total{{{SEL}}}")),
             "reqps", "whisper_errors_total by exception class.", width=12, stack=True))
         .with_panel(p.timeseries(
             "Queue wait",
