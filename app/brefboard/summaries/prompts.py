@@ -156,10 +156,14 @@ def prompt_set(language: str | None) -> PromptSet:
     )
 
 
-def _user(label: str, text: str) -> str:
+def _messages(system: str, label: str, text: str) -> Messages:
+    """The instructions, then ``text`` fenced under its label, as a chat."""
     # "Transcription :" in French typography, "Transcript:" in English.
     sep = " :" if label in (_FR.transcript_label, _FR.summaries_label) else ":"
-    return f"{label}{sep}\n<<<\n{text.strip()}\n>>>"
+    return [
+        {"role": "system", "content": system},
+        {"role": "user", "content": f"{label}{sep}\n<<<\n{text.strip()}\n>>>"},
+    ]
 
 
 # --------------------------------------------------------------------------
@@ -167,43 +171,28 @@ def _user(label: str, text: str) -> str:
 # --------------------------------------------------------------------------
 def summary_messages(transcript: str, language: str | None) -> Messages:
     p = prompt_set(language)
-    return [
-        {"role": "system", "content": p.summary.format(too_short=p.too_short)},
-        {"role": "user", "content": _user(p.transcript_label, transcript)},
-    ]
+    return _messages(p.summary.format(too_short=p.too_short), p.transcript_label, transcript)
 
 
 def chunk_messages(chunk: str, index: int, total: int, language: str | None) -> Messages:
     p = prompt_set(language)
-    return [
-        {"role": "system", "content": p.chunk.format(index=index, total=total)},
-        {"role": "user", "content": _user(p.transcript_label, chunk)},
-    ]
+    return _messages(p.chunk.format(index=index, total=total), p.transcript_label, chunk)
 
 
 def merge_messages(partials: list[str], language: str | None) -> Messages:
     p = prompt_set(language)
     body = "\n\n".join(f"[{i}] {s.strip()}" for i, s in enumerate(partials, 1))
-    return [
-        {"role": "system", "content": p.merge},
-        {"role": "user", "content": _user(p.summaries_label, body)},
-    ]
+    return _messages(p.merge, p.summaries_label, body)
 
 
 def title_messages(text: str, language: str | None) -> Messages:
     p = prompt_set(language)
-    return [
-        {"role": "system", "content": p.title},
-        {"role": "user", "content": _user(p.transcript_label, text)},
-    ]
+    return _messages(p.title, p.transcript_label, text)
 
 
 def structured_messages(transcript: str, language: str | None) -> Messages:
     p = prompt_set(language)
-    return [
-        {"role": "system", "content": p.structured},
-        {"role": "user", "content": _user(p.transcript_label, transcript)},
-    ]
+    return _messages(p.structured, p.transcript_label, transcript)
 
 
 # --------------------------------------------------------------------------
