@@ -2,6 +2,7 @@
 """Turn the printed reports of the benchmarks that only print into JSON.
 
     python3 bench/collect.py KIND REPORT.txt OUT.json [--meta key=value ...]
+    python3 bench/collect.py provisioning bench/results/provisioning/ OUT.json   # a folder: every *.txt in it
 
 KIND is engines, pipeline, provisioning, summaries or instrumentation. The
 benchmarks themselves (bench/engines.py, bench/transcribe_pipeline.py, ...)
@@ -33,6 +34,11 @@ def engines(text: str) -> dict:
                          "transcribe_s": float(tr), "rtf": float(rtf), "cpu_rtf": float(cpu), "peak_mib": float(rss),
                          "wer": float(wer) / 100, "rtf_vs_int8": float(x_rtf), "cpu_vs_int8": float(x_cpu),
                          "rss_vs_int8": float(x_rss)})
+    # since each configuration prints the load average when it ends (the machine is shared)
+    for e, ct, beam, load in re.findall(rf"done: (\S+) (\S+) beam (\d+): RTF [\d.]+, load average {NUM}", text):
+        for r in rows:
+            if (r["engine"], r["compute_type"], r["beam"]) == (e, ct, int(beam)):
+                r["loadavg"] = float(load)
     head = re.search(r"^(\S+), (\d+) s of espeak-ng speech, (\d+) threads, (\d+) CPUs", text, re.M)
     if not rows or not head:
         raise ValueError("no engines table in the report")
@@ -63,12 +69,27 @@ def pipeline(text: str) -> dict:
 
 
 def provisioning(text: str) -> dict:
-    """bench/provisioning.sh: converge and idempotent re-run seconds per scenario."""
-    rows = [{"scenario": s, "converge_s": float(c), "idempotent_s": float(i), "ratio": float(r)}
-            for s, c, i, r in re.findall(rf"^(\S+)\s+{NUM}\s+{NUM}\s+{NUM}\s*$", text, re.M)]
+    """bench/provisioning.sh: converge and idempotent re-run seconds per scenario, with the load during each.
+
+    The report is bench/results/provisioning/ (one file a scenario, so that a rerun of some
+    scenarios replaces only theirs) or one printed table. A scenario seen twice keeps its last row.
+    """
+    row = re.compile(rf"^(\S+)\s+(\d+)\s+{NUM}\s+{NUM}\s+{NUM}\s+{NUM}\s+{NUM}\s*$")
+    rows: dict[str, dict] = {}
+    date = None
+    for line in text.splitlines():
+        stamp = re.match(r"^# bench/provisioning\.sh, (\d{4}-\d\d-\d\d \d\d:\d\d UTC)", line)
+        if stamp:
+            date = stamp.group(1)
+            continue
+        m = row.match(line)
+        if m:
+            s, hosts, c, i, r, lc, li = m.groups()
+            rows[s] = {"scenario": s, "hosts": int(hosts), "converge_s": float(c), "idempotent_s": float(i),
+                       "ratio": float(r), "load_converge": float(lc), "load_idempotent": float(li), "date": date}
     if not rows:
         raise ValueError("no scenario rows in the report")
-    return {"rows": rows}
+    return {"rows": list(rows.values())}
 
 
 def summaries(text: str) -> dict:
@@ -99,13 +120,28 @@ def instrumentation(text: str) -> dict:
         "scrape_p95_ms": rf"p95 {NUM} ms",
         "series": rf"{NUM} series",
         "scrape_bytes": rf"series, {NUM} bytes",
+        # since the Celery worker's own endpoint is scraped too (the second target)
+        "celery_workers": r"Celery worker's endpoint, (\d+) workers",
+        "celery_pool_processes": r"\((\d+) pool processes",
+        "celery_jobs": r"after (\d+) transcriptions",
+        "celery_scrape_median_ms": rf"celery median {NUM} ms",
+        "celery_scrape_p95_ms": rf"celery median {NUM} ms, p95 {NUM} ms",
+        "celery_series": rf"celery {NUM} series",
+        "celery_scrape_bytes": rf"celery {NUM} series, {NUM} bytes",
+        "total_scrape_ms": rf"Both targets: {NUM} ms",
+        "total_series": rf"Both targets: .*?, {NUM} series",
+        "total_bytes": rf"Both targets: .*? series, {NUM} bytes",
+        "loadavg": rf"Both targets: .*\| load average {NUM}",
     }
+    second = {"celery_scrape_p95_ms", "celery_scrape_bytes"}  # the second number of their line
     found = {}
     for key, pattern in patterns.items():
         m = re.search(pattern, text, re.M)
         if m is None:
             continue
-        if key.endswith("_ms") and m.lastindex == 2:  # "best / median round" pairs
+        if key in second:
+            found[key] = float(m.group(2))
+        elif key.endswith("_ms") and m.lastindex == 2:  # "best / median round" pairs
             found[key] = {"best": float(m.group(1)), "median": float(m.group(2))}
         else:
             found[key] = float(m.group(1))
@@ -123,7 +159,10 @@ def main(argv: list[str]) -> int:
         print(__doc__, file=sys.stderr)
         return 2
     kind, report, out = argv[0], Path(argv[1]), Path(argv[2])
-    text = report.read_text(errors="replace")
+    if report.is_dir():  # one report a part (bench/results/provisioning/SCENARIO.txt), in name order
+        text = "\n".join(p.read_text(errors="replace") for p in sorted(report.glob("*.txt")))
+    else:
+        text = report.read_text(errors="replace")
     try:
         data = PARSERS[kind](text)
     except ValueError as exc:

@@ -154,7 +154,10 @@ def main() -> int:
             out.update(engine=engine, compute_type=compute_type, beam=beam,
                        rtf=out["transcribe_s"] / out["duration"], cpu_rtf=out["cpu_s"] / out["duration"], wer=word_error_rate(reference, out["text"]))
             rows.append(out)
-            print(f"  done: {engine} {compute_type} beam {beam}: RTF {out['rtf']:.3f}", flush=True)
+            # the machine is shared: each configuration says how busy it was when it ended
+            out["loadavg"] = os.getloadavg()[0]
+            print(f"  done: {engine} {compute_type} beam {beam}: RTF {out['rtf']:.3f}, "
+                  f"load average {out['loadavg']:.1f}", flush=True)
 
     base = {r["beam"]: r for r in rows if r["engine"] == "faster-whisper" and r["compute_type"] == "int8"}
     header = (f"{'engine':<15} {'compute':<8} {'beam':>4} {'load s':>7} {'transcr. s':>10} {'RTF':>6} "

@@ -37,7 +37,7 @@ if [ ! -x .venv-bench/bin/python ] || ! .venv-bench/bin/python -c 'import matplo
   python3 -m venv .venv-bench
   .venv-bench/bin/python -m pip install -q --disable-pip-version-check -r bench/requirements.txt
 fi
-failed=()
+failed=(); ran=()
 # The benches that only print are parsed from what they printed (NAME.txt), every time, so a
 # parser fix applies to old reports too.
 collect() { python3 bench/collect.py "$@" || failed+=("$1 (report did not parse)"); }
@@ -51,10 +51,13 @@ collect_all() {
     m=${f##*/scaling-}; m=${m%.txt}
     collect pipeline "$f" "${f%.txt}.json" "minutes=$m"
   done
-  for name in instrumentation summaries provisioning; do
+  for name in instrumentation summaries; do
     [ -f "$RESULTS/$name.txt" ] && [ ! -f "$RESULTS/$name.error.txt" ] \
       && collect "$name" "$RESULTS/$name.txt" "$RESULTS/$name.json"
   done
+  # one file a Molecule scenario (bench/provisioning.sh): a rerun of some scenarios replaces only theirs
+  compgen -G "$RESULTS/provisioning/*.txt" >/dev/null \
+    && collect provisioning "$RESULTS/provisioning" "$RESULTS/provisioning.json"
   return 0
 }
 plots() {
@@ -124,6 +127,7 @@ run() {
     return 1
   fi
   rm -f "$RESULTS/$name.stderr.txt"
+  ran+=("${name%%-*}")
 }
 
 if selected engines; then
@@ -133,7 +137,9 @@ if selected scaling; then
   # transcription time against audio length, engine alone and through the app's pipeline
   rm -f "$RESULTS"/scaling-*
   for m in $SCALING_MINUTES; do
-    run "scaling-$m" 3600 .venv-app/bin/python bench/transcribe_pipeline.py --minutes "$m" --rounds 1 || true
+    # --full: best of 3 rounds up to 5 minutes (one round of a short file is at the mercy of the load), 1 at 20
+    rounds=1; [ "$full" = 1 ] && [ "$m" != 20 ] && rounds=3
+    run "scaling-$m" 3600 .venv-app/bin/python bench/transcribe_pipeline.py --minutes "$m" --rounds "$rounds" || true
   done
 fi
 if selected web; then
@@ -149,18 +155,12 @@ if selected summaries; then
   run summaries 600 .venv-app/bin/python bench/summaries_bench.py "${SUMMARIES_ARGS[@]}" || true
 fi
 if [ "$provisioning" = 1 ] && selected provisioning; then
-  run provisioning 3600 bench/provisioning.sh || true
+  # every scenario (the multi-host molecule/site too); a subset: bench/provisioning.sh NAME..., then --plots-only
+  run provisioning 5400 bench/provisioning.sh || true
 fi
 
-# where and when: the doc's header comes from this
-python3 - "$RESULTS/machine.json" "$full" <<'EOF'
-import json, os, platform, sys, time
-cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
-mem = int(next(l.split()[1] for l in open("/proc/meminfo") if l.startswith("MemTotal"))) / 2**20
-json.dump({"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cpu": cpu, "cpus": os.cpu_count(),
-           "memory_gib": round(mem, 1), "os": platform.platform(), "loadavg_at_end": os.getloadavg(),
-           "sizes": "full" if sys.argv[2] == "1" else "modest"}, open(sys.argv[1], "w"), indent=1)
-EOF
+# where and when: the doc's header comes from this (one entry a bench; the others keep theirs)
+[ ${#ran[@]} -eq 0 ] || python3 bench/machine.py --sizes "$([ "$full" = 1 ] && echo full || echo modest)" "${ran[@]}"
 plots
 if [ ${#failed[@]} -gt 0 ]; then
   echo "!! failed: ${failed[*]} (see $RESULTS/*.error.txt)" >&2

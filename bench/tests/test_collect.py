@@ -56,6 +56,52 @@ class ParsesRealReports(unittest.TestCase):
         self.assertLessEqual({"txt", "md"}, {e["format"] for e in data["exports"]})
 
 
+    def test_provisioning_reports(self):
+        folder = RESULTS / "provisioning"
+        if not any(folder.glob("*.txt")):
+            self.skipTest("bench/provisioning.sh not run yet")
+        data = collect.provisioning("\n".join(p.read_text() for p in sorted(folder.glob("*.txt"))))
+        self.assertEqual({r["scenario"] for r in data["rows"]}, {p.stem for p in folder.glob("*.txt")})
+        for r in data["rows"]:
+            self.assertGreater(r["converge_s"], 0)
+            self.assertGreaterEqual(r["hosts"], 1)
+            self.assertIsNotNone(r["date"])
+
+
+class ProvisioningRerunsMerge(unittest.TestCase):
+    """bench/provisioning.sh writes one file a scenario; rerunning some scenarios replaces only their rows."""
+
+    HEAD = "scenario hosts converge_s idempotent_s ratio load_converge load_rerun\n"
+
+    def write(self, folder: Path, scenario: str, date: str, converge: float) -> None:
+        (folder / f"{scenario}.txt").write_text(
+            f"# bench/provisioning.sh, {date}, 2 CPUs; load = mean 1-minute load average during the step\n"
+            + self.HEAD + f"{scenario:<16} 3 {converge:11.1f} {converge / 4:13.1f} 0.25 1.50 1.70\n")
+
+    def collect_folder(self, folder: Path) -> dict:
+        out = folder.parent / "provisioning.json"
+        subprocess.run([sys.executable, str(BENCH / "collect.py"), "provisioning", str(folder), str(out)], check=True)
+        return {r["scenario"]: r for r in json.loads(out.read_text())["rows"]}
+
+    def test_rerun_of_one_scenario_keeps_the_others(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(tmp) / "provisioning"
+            folder.mkdir()
+            self.write(folder, "node_exporter", "2026-11-30 15:00 UTC", 40.0)
+            self.write(folder, "prometheus", "2026-11-30 15:05 UTC", 80.0)
+            first = self.collect_folder(folder)
+            self.assertEqual(set(first), {"node_exporter", "prometheus"})
+            self.write(folder, "prometheus", "2026-11-30 16:00 UTC", 90.0)  # a rerun of prometheus alone
+            self.write(folder, "site", "2026-11-30 16:10 UTC", 300.0)        # and a new scenario
+            second = self.collect_folder(folder)
+            self.assertEqual(set(second), {"node_exporter", "prometheus", "site"})
+            self.assertEqual(second["node_exporter"], first["node_exporter"])
+            self.assertEqual(second["prometheus"]["converge_s"], 90.0)
+            self.assertEqual(second["prometheus"]["date"], "2026-11-30 16:00 UTC")
+            self.assertEqual(second["site"]["hosts"], 3)
+            self.assertEqual(second["site"]["load_converge"], 1.5)
+
+
 class RefusesWhatItCannotRead(unittest.TestCase):
     def test_garbage_is_an_error_not_an_empty_result(self):
         for kind, parse in collect.PARSERS.items():
