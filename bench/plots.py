@@ -11,6 +11,7 @@ instead of a table, so a partial run still gives a correct document.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import re
 import sys
@@ -40,6 +41,11 @@ def fmt(x, digits: int = 1) -> str:
     return "–" if x is None else f"{x:,.{digits}f}"
 
 
+def times(ratio: float) -> str:
+    """3.8×, 22×: a decimal only where it matters."""
+    return f"{ratio:.1f}×" if ratio < 10 else f"{ratio:.0f}×"
+
+
 def save(fig, img_dir: Path, name: str) -> str:
     img_dir.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
@@ -48,30 +54,65 @@ def save(fig, img_dir: Path, name: str) -> str:
     return f"![{name}]({IMG_REL}/{name})"
 
 
+def growth_axis(ax, xs, xlabel: str, title: str, *, labels=None, log: bool = False, title_size=None) -> None:
+    """An axis of "how a cost grows" (time against audio length, latency against library size):
+    a tick at each measured size, y from 0, light grid, small legend."""
+    if log:
+        ax.set_xscale("log")
+        ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+    ax.set_xlabel(xlabel)
+    ax.set_title(title, fontsize=title_size)
+    ax.set_xticks(xs, labels if labels is not None else [f"{x:g}" for x in xs])
+    ax.set_ylim(bottom=0)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+
+
+def needs(name: str, run: str | None = None, note: str = "", flags: str = ""):
+    """A section drawn from bench/results/NAME.json: called with that result, or, when the bench
+    has not run yet, a line saying how to run it (``run``: the bench that writes it, if another)."""
+    def wrap(section):
+        @functools.wraps(section)
+        def from_results(results: Path, *args) -> str:
+            data = load(results, name)
+            return section(data, *args) if data else missing(run or name, note, flags)
+        return from_results
+    return wrap
+
+
+def with_figure(lines: list[str], fig, img_dir: Path, name: str) -> str:
+    """A section's text: its lines, then the figure saved as docs/img/NAME and linked."""
+    return "\n".join([*lines, "\n" + save(fig, img_dir, name)]) + "\n"
+
+
 # --- sections ----------------------------------------------------------------------------------
 
-def machine_section(results: Path) -> str:
-    m = load(results, "machine")
-    if not m:
-        return missing("web", "")
-    return (f"Measured on {m['date']} ({m['sizes']} sizes): {m['cpu']}, {m['cpus']} CPUs, {m['memory_gib']} GiB, "
-            f"{m['os']}. Load average at the end of the run: "
-            f"{', '.join(f'{x:.1f}' for x in m['loadavg_at_end'])} — the machine was shared with other work.\n")
+@needs("machine", run="web")
+def machine_section(m: dict) -> str:
+    head = f"Machine: {m['cpu']}, {m['cpus']} CPUs, {m['memory_gib']} GiB, {m['os']}; shared with other work.\n"
+    benches = m.get("benches") or {"all": {k: m.get(k) for k in ("date", "sizes", "loadavg_at_end")}}
+    out = [head, "| bench | measured | sizes | load average at the end (1, 5, 15 min, as recorded) |",
+           "|---|---|---|---|"]
+    for name, b in benches.items():
+        load = ", ".join(f"{x:.1f}" for x in b["loadavg_at_end"]) if b.get("loadavg_at_end") else "not recorded"
+        out.append(f"| {name} | {b['date']} | {b['sizes']} | {load} |")
+    return "\n".join(out) + "\n"
 
 
-def engines_section(results: Path, img: Path) -> str:
-    e = load(results, "engines")
-    if not e:
-        return missing("engines", "")
+@needs("engines")
+def engines_section(e: dict, img: Path) -> str:
     rows = e["rows"]
     out = [f"{e['model']}, {e['audio_s']:.0f} s of espeak-ng speech, {e['threads']} threads. "
            "RTF = transcription seconds per audio second (lower is faster), model load excluded; "
            "× int8 = against faster-whisper int8 at the same beam size (the CPU workers' default).\n",
-           "| engine | compute | beam | RTF | CPU s per audio s | peak RSS MiB | WER | RTF × int8 | RSS × int8 |",
-           "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+           "| engine | compute | beam | RTF | CPU s per audio s | peak RSS MiB | WER | RTF × int8 | RSS × int8 "
+           "| load average |",
+           "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         out.append(f"| {r['engine']} | {r['compute_type']} | {r['beam']} | {r['rtf']:.3f} | {r['cpu_rtf']:.3f} | "
-                   f"{r['peak_mib']:.0f} | {r['wer']:.1%} | {r['rtf_vs_int8']:.2f} | {r['rss_vs_int8']:.2f} |")
+                   f"{r['peak_mib']:.0f} | {r['wer']:.1%} | {r['rtf_vs_int8']:.2f} | {r['rss_vs_int8']:.2f} | "
+                   f"{fmt(r.get('loadavg'))} |")
+    out.append("\n*Load average*: the machine's 1-minute load average when the configuration ended (2 CPUs).")
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.8))
     labels = [f"{r['engine'].replace('-whisper', '')}\n{r['compute_type']}" for r in rows if r["beam"] == 5]
     for i, beam in enumerate((5, 1)):
@@ -84,8 +125,7 @@ def engines_section(results: Path, img: Path) -> str:
         ax.set_title(title)
         ax.legend()
         ax.grid(axis="y", alpha=0.3)
-    out.append("\n" + save(fig, img, "engines.png"))
-    return "\n".join(out) + "\n"
+    return with_figure(out, fig, img, "engines.png")
 
 
 def scaling_section(results: Path, img: Path) -> str:
@@ -101,7 +141,11 @@ def scaling_section(results: Path, img: Path) -> str:
         out.append(f"| {r['audio_s'] / 60:g} min | {min(r['engine_s']):.1f} | {min(r['pipeline_s']):.1f} | "
                    f"{r['engine_rtf']:.3f} | {r['pipeline_rtf']:.3f} | {r['ratio']:.2f} | {fmt(r.get('cpu_ratio'), 2)} | "
                    f"{fmt(r.get('loadavg'))} |")
-    out.append("\nThe wall-time ratio moves with the machine's load (one round per length here); the CPU-seconds "
+    rounds = sorted({len(r["engine_s"]) for r in runs})
+    per_length = ", ".join(f"{r['audio_s'] / 60:g} min: {len(r['engine_s'])}" for r in runs)
+    said = f"{rounds[0]} round{'s' if rounds[0] > 1 else ''} per length" if len(rounds) == 1 else \
+        f"rounds per length, best kept: {per_length}"
+    out.append(f"\nThe wall-time ratio moves with the machine's load ({said}); the CPU-seconds "
                "ratio (the web process plus the worker, against the engine alone) is the steadier one.")
     minutes = [r["audio_s"] / 60 for r in runs]
     with_cpu = all(r.get("engine_cpu_s") and r.get("pipeline_cpu_s") for r in runs)
@@ -113,20 +157,12 @@ def scaling_section(results: Path, img: Path) -> str:
         ax.plot(minutes, [min(r[engine_key]) for r in runs], "o-", color=COLORS["engine"], label="engine alone")
         ax.plot(minutes, [min(r[pipeline_key]) for r in runs], "s-", color=COLORS["pipeline"],
                 label="pipeline (upload → stored transcript)")
-        ax.set_xlabel("audio length, minutes")
-        ax.set_title(f"transcription time: {title}", fontsize=10)
-        ax.set_xticks(minutes)
-        ax.set_ylim(bottom=0)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    out.append("\n" + save(fig, img, "scaling.png"))
-    return "\n".join(out) + "\n"
+        growth_axis(ax, minutes, "audio length, minutes", f"transcription time: {title}", title_size=10)
+    return with_figure(out, fig, img, "scaling.png")
 
 
-def web_section(results: Path, img: Path) -> str:
-    w = load(results, "web")
-    if not w:
-        return missing("web", "")
+@needs("web")
+def web_section(w: dict, img: Path) -> str:
     p = w["params"]
     rows = [r for r in w["summary"] if r["kind"] == "page"]
     out = [f"`/profil/` (first page of 20, newest first) through nginx → gunicorn ({p['workers']} sync workers) → "
@@ -159,24 +195,14 @@ def web_section(results: Path, img: Path) -> str:
         ax3.plot(sizes, [r[v].get("cpu_ms_pooled", r[v]["cpu_ms"]) for r in rows], "o-", color=COLORS[v],
                  label=f"{v}: gunicorn + nginx")
         ax3.plot(sizes, [r[v].get("db_cpu_ms", 0) for r in rows], "^:", color=COLORS[v], label=f"{v}: PostgreSQL")
-    ax1.set_title("library page latency, ms")
-    ax2.set_title("library page, requests/s")
-    ax3.set_title("CPU ms per request (steadier)")
-    for ax in (ax1, ax2, ax3):
-        ax.set_xscale("log")
-        ax.set_xlabel("transcriptions in the library")
-        ax.set_xticks(sizes, [f"{s:,}" for s in sizes])
-        ax.set_ylim(bottom=0)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    out.append("\n" + save(fig, img, "web-library.png"))
-    return "\n".join(out) + "\n"
+    for ax, title in ((ax1, "library page latency, ms"), (ax2, "library page, requests/s"),
+                      (ax3, "CPU ms per request (steadier)")):
+        growth_axis(ax, sizes, "transcriptions in the library", title, labels=[f"{s:,}" for s in sizes], log=True)
+    return with_figure(out, fig, img, "web-library.png")
 
 
-def recorders_section(results: Path, img: Path) -> str:
-    r = load(results, "recorders")
-    if not r:
-        return missing("recorders", "")
+@needs("recorders")
+def recorders_section(r: dict, img: Path) -> str:
     p = r["params"]
     threshold = p["threshold_ms"]
     host = f"One web host ({p['workers']} gunicorn workers, this machine)"
@@ -214,38 +240,46 @@ def recorders_section(results: Path, img: Path) -> str:
     ax.set_title("concurrent recorders on one web host")
     ax.grid(alpha=0.3, which="both")
     ax.legend()
-    out.append("\n" + save(fig, img, "recorders.png"))
-    return "\n".join(out) + "\n"
+    return with_figure(out, fig, img, "recorders.png")
 
 
-def instrumentation_section(results: Path) -> str:
-    i = load(results, "instrumentation")
-    if not i:
-        return missing("instrumentation", "")
+@needs("instrumentation")
+def instrumentation_section(i: dict) -> str:
     out = ["`bench/instrumentation.py` (another view of the web table's ratio, without the network and the "
            "database: one process, the login view, prometheus_client in multiprocess mode, CPU time per request; "
-           "then gunicorn with its workers scraped on loopback). Full report: "
-           "`bench/results/instrumentation.txt`.\n",
-           "| what | value |", "|---|---:|"]
+           "then the two scrape targets on loopback). Full report: `bench/results/instrumentation.txt`.\n",
+           "| per request | value |", "|---|---:|"]
     for key, label in (("instrumented_ms", "instrumented"), ("django_prometheus_only_ms", "django-prometheus only"),
                        ("bare_ms", "bare")):
         if key in i:
             out.append(f"| CPU ms per request, {label} (best / median round) | "
                        f"{i[key]['best']:.3f} / {i[key]['median']:.3f} |")
-    rows = (("ratio", "per request, instrumented / bare (median of per-round ratios)", 3),
-            ("ratio_ours_vs_django_prometheus", "per request, BrefBoard's middlewares on top of django-prometheus", 3),
-            ("scrape_median_ms", f"one /metrics scrape, median ms ({i.get('scrape_workers', 4):.0f} gunicorn workers)", 1),
-            ("scrape_p95_ms", "one /metrics scrape, p95 ms", 1),
-            ("series", "series in one scrape", 0),
-            ("scrape_bytes", "bytes in one scrape", 0))
+    rows = (("ratio", "instrumented / bare (median of per-round ratios)", 3),
+            ("ratio_ours_vs_django_prometheus", "BrefBoard's middlewares on top of django-prometheus", 3))
     out += [f"| {label} | {fmt(i[key], digits)} |" for key, label, digits in rows if key in i]
+    if "scrape_median_ms" not in i:
+        return "\n".join(out) + "\n"
+    out += ["", "One scrape of each target, as Prometheus sees them (sequential scrapes; median and p95):", "",
+            "| target | median ms | p95 ms | series | bytes |", "|---|---:|---:|---:|---:|",
+            f"| gunicorn, {i.get('scrape_workers', 4):.0f} workers (`/metrics` of the web app) | "
+            f"{fmt(i['scrape_median_ms'])} | {fmt(i.get('scrape_p95_ms'))} | {fmt(i.get('series'), 0)} | "
+            f"{fmt(i.get('scrape_bytes'), 0)} |"]
+    if "celery_scrape_median_ms" in i:
+        out += [f"| Celery worker, {i['celery_workers']:.0f} workers (`--concurrency {i['celery_workers']:.0f}`, "
+                f"its own endpoint, BREFBOARD_WORKER_METRICS_PORT), after {i['celery_jobs']:.0f} transcriptions | "
+                f"{fmt(i['celery_scrape_median_ms'])} | {fmt(i.get('celery_scrape_p95_ms'))} | "
+                f"{fmt(i.get('celery_series'), 0)} | {fmt(i.get('celery_scrape_bytes'), 0)} |",
+                f"| **both targets** (sum) | **{fmt(i['total_scrape_ms'])}** | | **{fmt(i['total_series'], 0)}** | "
+                f"**{fmt(i['total_bytes'], 0)}** |",
+                "", f"Load average (1 min) when the scrapes ended: {fmt(i.get('loadavg'))}."]
+    else:
+        out += ["", "_The Celery worker's endpoint was not scraped in this result: "
+                "`bench/run_all.sh --only instrumentation`._"]
     return "\n".join(out) + "\n"
 
 
-def summaries_section(results: Path) -> str:
-    s = load(results, "summaries")
-    if not s:
-        return missing("summaries", "")
+@needs("summaries")
+def summaries_section(s: dict) -> str:
     out = [f"A synthetic French transcript of {s['minutes']} minutes ({s['words']:,} words): "
            f"extractive summary (the fallback without an LLM) {s['extractive_ms']:.0f} ms.\n",
            "| step | ms | size |", "|---|---:|---:|"]
@@ -255,25 +289,27 @@ def summaries_section(results: Path) -> str:
     return "\n".join(out) + "\n"
 
 
-def provisioning_section(results: Path, img: Path) -> str:
-    p = load(results, "provisioning")
-    if not p:
-        return missing("provisioning", " (Docker and Molecule; minutes per role)", "--with-provisioning ")
-    out = ["Molecule scenario, container creation excluded; one run each.\n",
-           "| scenario | converge s | idempotent re-run s | re-run / converge |", "|---|---:|---:|---:|"]
-    out += [f"| {r['scenario']} | {r['converge_s']:.1f} | {r['idempotent_s']:.1f} | {r['ratio']:.2f} |"
-            for r in p["rows"]]
+@needs("provisioning", note=" (Docker and Molecule; minutes per role)", flags="--with-provisioning ")
+def provisioning_section(p: dict, img: Path) -> str:
+    out = ["Each Molecule scenario: `molecule converge`, then `molecule idempotence` (the second run, which must "
+           "change nothing), container creation and prepare excluded; one run each. *Load* = mean 1-minute load "
+           "average of the machine (2 CPUs, shared) sampled every 2 s during the step.\n",
+           "| scenario | hosts | converge s | idempotent re-run s | re-run / converge | load, converge | load, re-run "
+           "| measured |",
+           "|---|---:|---:|---:|---:|---:|---:|---|"]
+    out += [f"| {r['scenario']} | {r['hosts']} | {r['converge_s']:.1f} | {r['idempotent_s']:.1f} | {r['ratio']:.2f} | "
+            f"{r['load_converge']:.1f} | {r['load_idempotent']:.1f} | {r.get('date') or '–'} |" for r in p["rows"]]
     fig, ax = plt.subplots(figsize=(6.5, 3.5))
-    names = [r["scenario"] for r in p["rows"]]
+    names = [f"{r['scenario']}\n({r['hosts']} host{'s' if r['hosts'] > 1 else ''})" for r in p["rows"]]
     xs = range(len(names))
     ax.bar([x - 0.2 for x in xs], [r["converge_s"] for r in p["rows"]], 0.4, label="converge")
     ax.bar([x + 0.2 for x in xs], [r["idempotent_s"] for r in p["rows"]], 0.4, label="idempotent re-run")
     ax.set_xticks(list(xs), names)
     ax.set_ylabel("seconds")
+    ax.set_title("Molecule scenario: converge and re-run")
     ax.legend()
     ax.grid(axis="y", alpha=0.3)
-    out.append("\n" + save(fig, img, "provisioning.png"))
-    return "\n".join(out) + "\n"
+    return with_figure(out, fig, img, "provisioning.png")
 
 
 def key_numbers_section(results: Path) -> str:
@@ -285,8 +321,8 @@ def key_numbers_section(results: Path) -> str:
         o, f = by.get(("openai-whisper", "float32", 5)), by.get(("faster-whisper", "int8", 5))
         if o and f:
             lines.append(f"- **Engines** (beam 5, same weights, CPU): faster-whisper int8 runs at RTF {f['rtf']:.3f} "
-                         f"against {o['rtf']:.3f} for openai-whisper fp32 — {o['rtf'] / f['rtf']:.0f}× faster "
-                         f"({o['cpu_rtf'] / f['cpu_rtf']:.0f}× less CPU), with {o['peak_mib'] / f['peak_mib']:.1f}× "
+                         f"against {o['rtf']:.3f} for openai-whisper fp32 — {times(o['rtf'] / f['rtf'])} faster "
+                         f"({times(o['cpu_rtf'] / f['cpu_rtf'])} less CPU), with {o['peak_mib'] / f['peak_mib']:.1f}× "
                          f"less peak memory ({f['peak_mib']:.0f} MiB against {o['peak_mib']:.0f}); "
                          f"WER {f['wer']:.1%} against {o['wer']:.1%}.")
     runs = sorted((json.loads(p.read_text()) for p in results.glob("scaling-*.json")), key=lambda r: r["audio_s"])
@@ -321,9 +357,19 @@ def key_numbers_section(results: Path) -> str:
                      f"{r['carried']}{more} browsers sending a chunk every {r['params']['interval']:g} s with p99 ack "
                      f"under {r['params']['threshold_ms']:.0f} ms.")
     i = load(results, "instrumentation")
-    if i and "scrape_median_ms" in i:
+    if i and "celery_scrape_median_ms" in i:
+        lines.append(f"- **One scrape** ({i.get('scrape_workers', 4):.0f} gunicorn workers and "
+                     f"{i['celery_workers']:.0f} Celery workers, two targets): gunicorn's /metrics "
+                     f"{i['scrape_median_ms']:.0f} ms median, {i.get('series', 0):.0f} series; the Celery worker's "
+                     f"endpoint {i['celery_scrape_median_ms']:.0f} ms, {i['celery_series']:.0f} series; "
+                     f"{i['total_series']:.0f} series together.")
+    elif i and "scrape_median_ms" in i:
         lines.append(f"- **One /metrics scrape** ({i.get('scrape_workers', 4):.0f} gunicorn workers): "
                      f"{i['scrape_median_ms']:.0f} ms median, {i.get('series', 0):.0f} series.")
+    p = load(results, "provisioning")
+    if p:
+        rows = ", ".join(f"{r['scenario']} {r['converge_s']:.0f} s / {r['idempotent_s']:.0f} s" for r in p["rows"])
+        lines.append(f"- **Provisioning** (Molecule, converge / idempotent re-run, one run each): {rows}.")
     return ("\n".join(lines) + "\n") if lines else "_No results yet: run `bench/run_all.sh`._\n"
 
 
