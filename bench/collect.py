@@ -124,6 +124,7 @@ def instrumentation(text: str) -> dict:
         "celery_workers": r"Celery worker's endpoint, (\d+) workers",
         "celery_pool_processes": r"\((\d+) pool processes",
         "celery_jobs": r"after (\d+) transcriptions",
+        "celery_pool_writers": r"(\d+) pool processes with values",
         "celery_scrape_median_ms": rf"celery median {NUM} ms",
         "celery_scrape_p95_ms": rf"celery median {NUM} ms, p95 {NUM} ms",
         "celery_series": rf"celery {NUM} series",

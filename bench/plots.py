@@ -266,7 +266,8 @@ def instrumentation_section(i: dict) -> str:
             f"{fmt(i.get('scrape_bytes'), 0)} |"]
     if "celery_scrape_median_ms" in i:
         out += [f"| Celery worker, {i['celery_workers']:.0f} workers (`--concurrency {i['celery_workers']:.0f}`, "
-                f"its own endpoint, BREFBOARD_WORKER_METRICS_PORT), after {i['celery_jobs']:.0f} transcriptions | "
+                f"its own endpoint, BREFBOARD_WORKER_METRICS_PORT), after {i['celery_jobs']:.0f} transcriptions "
+                f"({i.get('celery_pool_writers', 0):.0f} of the pool processes had run some) | "
                 f"{fmt(i['celery_scrape_median_ms'])} | {fmt(i.get('celery_scrape_p95_ms'))} | "
                 f"{fmt(i.get('celery_series'), 0)} | {fmt(i.get('celery_scrape_bytes'), 0)} |",
                 f"| **both targets** (sum) | **{fmt(i['total_scrape_ms'])}** | | **{fmt(i['total_series'], 0)}** | "
