@@ -5,7 +5,7 @@ export PATH := $(CURDIR)/.venv/bin:$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/collections
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 # Role scenarios, in the order make test runs them.
-SCENARIOS ?= node_exporter prometheus grafana brefboard
+SCENARIOS ?= node_exporter prometheus grafana brefboard site
 
 .PHONY: help bootstrap lab lab-down test lint test-roles test-app test-engines test-dashboards molecule bench
 help: ## this list
