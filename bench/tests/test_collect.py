@@ -50,6 +50,9 @@ class ParsesRealReports(unittest.TestCase):
         self.assertIn("ratio", data)
         self.assertIn("scrape_median_ms", data)
         self.assertGreater(data["series"], 0)
+        if "Celery worker's endpoint" in report("instrumentation.txt"):  # the second target, since it is scraped
+            self.assertEqual(data["total_series"], data["series"] + data["celery_series"])
+            self.assertEqual(data["celery_pool_writers"], data["celery_workers"])
 
     def test_summaries_exports(self):
         data = collect.summaries(report("summaries.txt"))
