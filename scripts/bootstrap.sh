@@ -30,7 +30,9 @@ if ! docker info >/dev/null 2>&1; then
         systemctl start docker
     else
         log "starting dockerd in the background (no systemd here); log: /var/log/dockerd.log"
-        nohup dockerd >/var/log/dockerd.log 2>&1 &
+        # In a session of its own: when the shell or job that ran this script
+        # ends, its process group is killed, and dockerd must outlive it.
+        setsid nohup dockerd >/var/log/dockerd.log 2>&1 </dev/null &
     fi
     for _ in $(seq 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
     docker info >/dev/null 2>&1 || { log "dockerd did not start: see /var/log/dockerd.log"; exit 1; }
