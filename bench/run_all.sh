@@ -74,12 +74,9 @@ for cmd_pkg in wrk:wrk redis-server:redis-server espeak-ng:espeak-ng ffmpeg:ffmp
   command -v "${cmd_pkg%%:*}" >/dev/null || need+=("${cmd_pkg#*:}")
 done
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
-if [ ${#need[@]} -gt 0 ]; then
-  log "installing Debian packages: ${need[*]}"
-  apt-get update -qq
-  # policy-rc.d or not, the benches start their own private nginx/postgres/redis on loopback ports
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
+# the benches start their own private nginx/postgres/redis on loopback ports
+. scripts/lib.sh
+apt_install_missing bench "${need[@]}"
 if [ "$self_test" = 1 ]; then
   log "bench/tests with .venv-bench (parsers, wrk, plots)"
   .venv-bench/bin/python -m unittest discover -s bench/tests

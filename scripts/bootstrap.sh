@@ -15,14 +15,8 @@ for cmd_pkg in docker:docker.io debootstrap:debootstrap promtool:prometheus curl
     command -v "${cmd_pkg%%:*}" >/dev/null || need_pkgs+=("${cmd_pkg#*:}")
 done
 python3 -c 'import venv, ensurepip' 2>/dev/null || need_pkgs+=(python3-venv)
-if [ ${#need_pkgs[@]} -gt 0 ]; then
-    log "installing Debian packages: ${need_pkgs[*]}"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
-    # Debian's prometheus package starts a server where systemd runs; the
-    # tests only want its promtool and binaries.
-    if [ -d /run/systemd/system ]; then systemctl disable --now prometheus prometheus-node-exporter 2>/dev/null || true; fi
-fi
+. scripts/lib.sh
+apt_install_missing bootstrap "${need_pkgs[@]}"
 
 if ! docker info >/dev/null 2>&1; then
     if [ -d /run/systemd/system ]; then

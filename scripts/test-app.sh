@@ -32,11 +32,8 @@ if [ -z "${BREFBOARD_SKIP_BROWSER:-}" ]; then
   command -v chromium >/dev/null || need+=(chromium)
   command -v chromedriver >/dev/null || need+=(chromium-driver)
 fi
-if [ ${#need[@]} -gt 0 ]; then
-  log "installing Debian packages: ${need[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
+. scripts/lib.sh
+apt_install_missing test-app "${need[@]}"
 # Debian starts a system redis where systemd runs; the tests start their own on a free port.
 
 # --- The app's venv -------------------------------------------------------------------------

@@ -18,13 +18,8 @@ need_pkgs=()
 command -v promtool >/dev/null || need_pkgs+=(prometheus)
 command -v npm >/dev/null || need_pkgs+=(nodejs npm)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need_pkgs+=(python3-venv)
-if [ ${#need_pkgs[@]} -gt 0 ]; then
-    log "installing Debian packages: ${need_pkgs[*]}"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
-    # Only promtool is wanted; do not leave a Prometheus server running.
-    if [ -d /run/systemd/system ]; then systemctl disable --now prometheus prometheus-node-exporter 2>/dev/null || true; fi
-fi
+. scripts/lib.sh
+apt_install_missing test-dashboards "${need_pkgs[@]}"
 
 python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
     || { log "python3 >= 3.11 needed (the Foundation SDK uses typing.Self)"; exit 1; }

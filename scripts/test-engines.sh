@@ -16,11 +16,8 @@ cd "$ROOT"
 need=()
 command -v espeak-ng >/dev/null || need+=(espeak-ng)  # the test speech
 "$PYTHON" -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
-if [ ${#need[@]} -gt 0 ]; then
-  echo "== installing Debian packages: ${need[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
+. scripts/lib.sh
+apt_install_missing test-engines "${need[@]}"
 
 "$PYTHON" -c 'import sys; assert sys.version_info[:2] == (3, 11), sys.version' \
   || { echo "Python 3.11 is needed for the pinned PyTorch wheel (PYTHON=...)" >&2; exit 1; }

@@ -23,7 +23,7 @@ ENGLISH_TEXT = (
 def espeak(text: str, path: Path, voice: str = "en-us", speed: int = 150) -> Path:
     """Synthesise ``text`` to a 16-bit PCM WAV with espeak-ng."""
     if shutil.which("espeak-ng") is None:
-        pytest.fail("espeak-ng is missing: scripts/test-app.sh installs it")
+        pytest.fail("espeak-ng is missing: scripts/test-app.sh and scripts/test-engines.sh install it")
     subprocess.run(["espeak-ng", "-v", voice, "-s", str(speed), "-w", str(path), text], check=True)
     return path
 

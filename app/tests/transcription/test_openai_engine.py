@@ -11,8 +11,6 @@ from __future__ import annotations
 import importlib
 import os
 import re
-import shutil
-import subprocess
 import wave
 from pathlib import Path
 
@@ -23,6 +21,7 @@ if not os.environ.get("BREFBOARD_ENGINE_TESTS"):  # the app's own venv has no Py
 import torch
 from brefboard.transcription.base import TranscriptResult
 from brefboard.transcription.convert import convert, model_bin_parts
+from tests.helpers import espeak
 from brefboard.transcription.openai_engine import (
     OpenAIWhisperEngine,
     resolve_device,
@@ -37,13 +36,6 @@ FRENCH = (
     "Bonjour à tous. La réunion commence à neuf heures. "
     "Nous allons parler du budget et du recrutement de deux ingénieurs."
 )
-
-
-def espeak(text: str, path: Path, voice: str = "en-us", speed: int = 150) -> Path:
-    if shutil.which("espeak-ng") is None:
-        pytest.fail("espeak-ng is missing: scripts/test-engines.sh installs it")
-    subprocess.run(["espeak-ng", "-v", voice, "-s", str(speed), "-w", str(path), text], check=True)
-    return path
 
 
 def words(text: str) -> set[str]:
