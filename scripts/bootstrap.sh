@@ -11,9 +11,18 @@ cd "$(dirname "$0")/.."
 log() { echo "[bootstrap] $*"; }
 
 need_pkgs=()
-for cmd_pkg in docker:docker.io debootstrap:debootstrap promtool:prometheus curl:curl; do
+for cmd_pkg in debootstrap:debootstrap promtool:prometheus curl:curl; do
     command -v "${cmd_pkg%%:*}" >/dev/null || need_pkgs+=("${cmd_pkg#*:}")
 done
+# The engine, not the client: some images ship a docker client alone
+# (`docker --version` answers, nothing serves it). Judge by a running engine
+# or a dockerd binary, and install Debian's docker.io when there is neither.
+if ! docker info >/dev/null 2>&1 && ! command -v dockerd >/dev/null; then
+    if command -v docker >/dev/null; then
+        log "$(command -v docker) is a Docker client with no engine behind it: installing Debian's docker.io for dockerd"
+    fi
+    need_pkgs+=(docker.io)
+fi
 python3 -c 'import venv, ensurepip' 2>/dev/null || need_pkgs+=(python3-venv)
 . scripts/lib.sh
 apt_install_missing bootstrap "${need_pkgs[@]}"
