@@ -100,6 +100,34 @@ def test_resume_after_reload_appends_a_second_stream(alice_client, stream_bytes,
     assert r.json()["duration"] == pytest.approx(_seconds(english_wav) + _seconds(second_wav), abs=0.2)
 
 
+def test_next_index_is_one_past_the_highest_chunk_from_zero_one_and_with_gaps(alice_client, stream_bytes, audio_dir):
+    """Index 0 is falsy: "(max index or -1) + 1" once answered 0 after exactly one chunk,
+    and a resumed stream then re-sent index 0, refused with 409, and was dropped."""
+    sid = start(alice_client)
+    chunks = split_bytes(stream_bytes, 3000)
+
+    def state():
+        return alice_client.get(f"/api/sessions/{sid}/").json()
+
+    assert (state()["received"], state()["next_index"], state()["missing"]) == (0, 0, [])
+    assert put(alice_client, sid, 0, chunks[0]).status_code == 200
+    assert (state()["received"], state()["next_index"]) == (1, 1)
+    assert alice_client.get("/api/sessions/unfinished/").json()["sessions"][0]["next_index"] == 1
+    # A resumed stream (new header) goes where next_index says, and is taken.
+    second = split_bytes(live_webm(espeak("Resumed after one chunk.", audio_dir / "one.wav"),
+                                   audio_dir / "one.webm").read_bytes(), 3000)
+    # Sent at a taken index it is refused, with what to renumber to.
+    taken = put(alice_client, sid, 0, second[0], stream_start=True)
+    assert taken.status_code == 409 and taken.json()["code"] == "index_taken" and taken.json()["next_index"] == 1
+    assert put(alice_client, sid, state()["next_index"], second[0], stream_start=True).status_code == 200
+    assert (state()["received"], state()["next_index"], state()["missing"]) == (2, 2, [])
+    # Gaps: one past the highest index, not the count.
+    assert put(alice_client, sid, 4, second[1]).status_code == 200
+    assert (state()["received"], state()["next_index"], state()["missing"]) == (3, 5, [2, 3])
+    assert alice_client.post(f"/api/sessions/{sid}/finish/").json()["missing"] == [2, 3]
+    assert state()["next_index"] == 5  # a refused finish changes nothing
+
+
 def test_empty_chunk_is_400(alice_client, stream_bytes):
     sid = start(alice_client)
     put(alice_client, sid, 0, stream_bytes[:4000])

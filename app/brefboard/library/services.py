@@ -19,7 +19,8 @@ from django.db.models.functions import Coalesce, Lower, NullIf
 from django.utils import timezone
 
 from brefboard.recordings.models import Recording
-from brefboard.summaries.exports import ExportDocument
+from brefboard.summaries import exports
+from brefboard.summaries.exports import ExportDocument, ExportError
 from brefboard.summaries.generate import generate_summary
 from brefboard.summaries.llm import ChatClient, LLMConfig, LLMError
 
@@ -221,6 +222,38 @@ def library(user, search: str = "", sort: str = "date_desc") -> QuerySet[Recordi
 
 
 # --- Exports ------------------------------------------------------------------------------------
+
+PDF_FONT_CACHE_SECONDS = 60.0  # a font installed (or removed) later is seen within a minute
+_pdf_font_cache: dict[tuple, tuple[float, tuple[str, str] | None]] = {}
+
+
+def pdf_fonts() -> tuple[str, str] | None:
+    """The (regular, bold) Unicode font files PDF exports use, or ``None``: no PDF can be made.
+
+    The Django setting ``BREFBOARD_PDF_FONT_DIRS`` (a list of folders), when
+    set, replaces the whole search (the default folders and fontconfig); else
+    ``BREFBOARD_PDF_FONT_DIR``, Debian's folder and the usual ones, then fc-match.
+    Cached briefly: the library page asks on every view.
+    """
+    pinned = getattr(settings, "BREFBOARD_PDF_FONT_DIRS", None)
+    dirs = tuple(pinned) if pinned is not None else tuple(exports.font_dirs())
+    key = (dirs, pinned is None)
+    now = time.monotonic()
+    hit = _pdf_font_cache.get(key)
+    if hit is not None and now - hit[0] < PDF_FONT_CACHE_SECONDS:
+        return hit[1]
+    try:
+        found: tuple[str, str] | None = exports.find_font(dirs=dirs, fontconfig=pinned is None)
+    except ExportError:
+        found = None
+    _pdf_font_cache[key] = (now, found)
+    return found
+
+
+def pdf_unavailable() -> str:
+    """Why no PDF can be made, in French for the pages; empty when it can."""
+    return "" if pdf_fonts() else exports.PDF_UNAVAILABLE
+
 
 def export_document(rec: Recording) -> ExportDocument:
     summary = getattr(rec, "summary", None)

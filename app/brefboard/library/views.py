@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from brefboard.monitoring.decorators import count_requests, monitor_view
 from brefboard.recordings.models import Recording
-from brefboard.summaries.exports import ExportError, content_disposition, render as render_export
+from brefboard.summaries.exports import ExportError, content_disposition, render as render_export, to_pdf
 
 from . import services
 from .forms import EditForm
@@ -63,6 +63,7 @@ def profil(request):
         "search": search,
         "sort": sort,
         "sort_choices": sort_choices,
+        "pdf_unavailable": services.pdf_unavailable(),
     })
 
 
@@ -74,6 +75,7 @@ def detail(request, pk: int):
         "summary": _summary_of(rec),
         "has_segments": rec.segments.exists(),
         "llm_configured": services.llm_configured(),
+        "pdf_unavailable": services.pdf_unavailable(),
     })
 
 
@@ -133,7 +135,13 @@ def summary_status(request, pk: int):
 def export(request, pk: int, fmt: str):
     rec = _own_recording(request, pk)
     try:
-        body, content_type = render_export(services.export_document(rec), fmt)
+        if fmt == "pdf":
+            fonts = services.pdf_fonts()
+            if fonts is None:
+                raise ExportError(services.pdf_unavailable())
+            body, content_type = to_pdf(services.export_document(rec), fonts=fonts), "application/pdf"
+        else:
+            body, content_type = render_export(services.export_document(rec), fmt)
     except ExportError as exc:
         status = 409 if fmt in ("srt", "vtt") else 503
         return HttpResponse(str(exc), status=status, content_type="text/plain; charset=utf-8")

@@ -142,6 +142,14 @@ def missing_chunks(rec: Recording) -> list[int]:
     return [i for i in range(indexes[-1] + 1) if i not in present]
 
 
+def next_chunk_index(rec: Recording) -> int:
+    """The index a resumed stream's first chunk must take: one past the highest
+    stored index (not the count: with gaps they differ), 0 when nothing is stored.
+    Index 0 is falsy: it must not be mistaken for "no chunk"."""
+    highest = Chunk.objects.filter(recording=rec).order_by("-index").values_list("index", flat=True).first()
+    return 0 if highest is None else highest + 1
+
+
 def add_chunk(rec: Recording, index: int, data: bytes, *, stream_start: bool = False) -> ChunkAck:
     """Store chunk ``index`` durably; only then may the view acknowledge it.
 
@@ -161,7 +169,10 @@ def add_chunk(rec: Recording, index: int, data: bytes, *, stream_start: bool = F
     existing = Chunk.objects.filter(recording=rec, index=index).values_list("sha256", flat=True).first()
     if existing is not None:
         if existing != digest:
-            raise ServiceError("ce morceau a déjà été reçu avec un autre contenu", status=409)
+            # code/next_index let a client that numbered a new stream from a stale
+            # state renumber its chunks instead of dropping them.
+            raise ServiceError("ce morceau a déjà été reçu avec un autre contenu", status=409,
+                               code="index_taken", next_index=next_chunk_index(rec))
         return ChunkAck(index, True, rec.chunk_count, missing_chunks(rec))
     stream_start = stream_start or index == 0
     if stream_start:

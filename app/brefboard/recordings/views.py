@@ -129,8 +129,7 @@ def _session_state(rec: Recording) -> dict:
         "status": rec.status,
         "mime_type": rec.mime_type,
         "received": rec.chunk_count,
-        "next_index": (rec.chunks.order_by("-index").values_list("index", flat=True).first() or -1) + 1
-        if rec.status == Recording.Status.RECORDING else None,
+        "next_index": services.next_chunk_index(rec) if rec.status == Recording.Status.RECORDING else None,
         "missing": services.missing_chunks(rec) if rec.status == Recording.Status.RECORDING else [],
         "live_text": rec.live_text,
         "url": rec_url(rec),

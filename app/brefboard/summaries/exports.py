@@ -225,16 +225,30 @@ FONT_DIRS = (
 )
 
 
-def find_font(env: Mapping[str, str] | None = None) -> tuple[str, str]:
-    """Paths of DejaVu Sans regular and bold; ``ExportError`` if absent."""
+# What the pages say where no PDF can be made (the export itself answers 503).
+PDF_UNAVAILABLE = ("Export PDF indisponible : aucune police Unicode n'est installée sur le serveur "
+                   "(paquet Debian fonts-dejavu-core).")
+
+
+def font_dirs(env: Mapping[str, str] | None = None) -> list[str]:
+    """The folders searched by default: ``BREFBOARD_PDF_FONT_DIR``, then the usual ones."""
     env = os.environ if env is None else env
-    dirs = ([env["BREFBOARD_PDF_FONT_DIR"]] if env.get("BREFBOARD_PDF_FONT_DIR") else []) + list(FONT_DIRS)
-    for folder in dirs:
+    return ([env["BREFBOARD_PDF_FONT_DIR"]] if env.get("BREFBOARD_PDF_FONT_DIR") else []) + list(FONT_DIRS)
+
+
+def find_font(env: Mapping[str, str] | None = None, *, dirs: Iterable[str] | None = None,
+              fontconfig: bool = True) -> tuple[str, str]:
+    """Paths of DejaVu Sans regular and bold; ``ExportError`` if absent.
+
+    ``dirs`` replaces the default folders (``font_dirs(env)``) and
+    ``fontconfig=False`` skips asking fc-match: what a deployment or a test
+    uses to pin the lookup (Django setting ``BREFBOARD_PDF_FONT_DIRS``)."""
+    for folder in (font_dirs(env) if dirs is None else list(dirs)):
         regular = os.path.join(folder, "DejaVuSans.ttf")
         bold = os.path.join(folder, "DejaVuSans-Bold.ttf")
         if os.path.isfile(regular):
             return regular, bold if os.path.isfile(bold) else regular
-    regular = _fontconfig("DejaVu Sans")  # another distribution's layout, or a substitute
+    regular = _fontconfig("DejaVu Sans") if fontconfig else None  # another layout, or a substitute
     if regular:
         return regular, _fontconfig("DejaVu Sans:bold") or regular
     raise ExportError(
@@ -258,11 +272,18 @@ def _fontconfig(pattern: str) -> str | None:
     return path if path.lower().endswith((".ttf", ".otf")) and os.path.isfile(path) else None
 
 
-def to_pdf(doc: ExportDocument, *, env: Mapping[str, str] | None = None) -> bytes:
+def to_pdf(doc: ExportDocument, *, env: Mapping[str, str] | None = None,
+           fonts: tuple[str, str] | None = None) -> bytes:
+    """The PDF of ``doc``; ``fonts`` (regular, bold) as ``find_font`` returns them,
+    looked up when not given. ``ExportError`` when no Unicode font can be used."""
     from fpdf import FPDF  # imported here: only this export needs it
 
     env = os.environ if env is None else env
-    regular, bold = find_font(env)
+    regular, bold = fonts or find_font(env)
+    if not os.path.isfile(regular):  # removed since it was looked up
+        raise ExportError(f"The PDF font {regular} is gone: install Debian's fonts-dejavu-core.")
+    if not os.path.isfile(bold):
+        bold = regular
     lab = _labels(doc.language)
     pdf = FPDF(format="A4")
     pdf.set_auto_page_break(auto=True, margin=18)

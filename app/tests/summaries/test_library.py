@@ -287,6 +287,43 @@ def test_pdf_export_of_a_recording(alice, alice_client):
     assert "Le budget a dépassé de dix pour cent" in text
 
 
+PDF_NOTE = "Export PDF indisponible : aucune police Unicode n&#x27;est installée sur le serveur"
+
+
+def test_pdf_link_shown_when_a_unicode_font_is_found(alice, alice_client, settings, tmp_path):
+    from brefboard.summaries.exports import find_font
+
+    regular, _ = find_font({})  # the real one (fonts-dejavu-core), copied where the setting points
+    fonts = tmp_path / "fonts"
+    fonts.mkdir()
+    (fonts / "DejaVuSans.ttf").write_bytes(open(regular, "rb").read())
+    settings.BREFBOARD_PDF_FONT_DIRS = [str(fonts)]
+    rec = make_recording(alice, title="Réunion")
+    pdf_url = reverse("library_export", args=[rec.pk, "pdf"])
+    for page in (reverse("library_detail", args=[rec.pk]), reverse("profil")):
+        body = alice_client.get(page).content.decode()
+        assert f'href="{pdf_url}"' in body and "Export PDF indisponible" not in body, page
+    r = alice_client.get(pdf_url)
+    assert r.status_code == 200 and r["Content-Type"] == "application/pdf"
+    assert "Réunion" in PdfReader(io.BytesIO(r.content)).pages[0].extract_text()
+
+
+def test_without_a_unicode_font_the_pages_say_so_and_hide_the_pdf_link(alice, alice_client, settings, tmp_path):
+    settings.BREFBOARD_PDF_FONT_DIRS = [str(tmp_path / "no-fonts-here")]  # and no fontconfig either
+    rec = make_recording(alice, title="Réunion")
+    pdf_url = reverse("library_export", args=[rec.pk, "pdf"])
+    for page in (reverse("library_detail", args=[rec.pk]), reverse("profil")):
+        r = alice_client.get(page)
+        body = r.content.decode()
+        assert r.status_code == 200
+        assert PDF_NOTE in body and "fonts-dejavu-core" in body, page
+        assert pdf_url not in body, page
+        assert reverse("library_export", args=[rec.pk, "txt"]) in body or page == reverse("profil")
+    r = alice_client.get(pdf_url)  # asked for anyway: still a clear 503
+    assert r.status_code == 503 and "fonts-dejavu-core" in r.content.decode()
+    assert alice_client.get(reverse("library_export", args=[rec.pk, "txt"])).status_code == 200
+
+
 def test_subtitles_from_stored_segments_and_409_without(alice, alice_client):
     import srt
 

@@ -72,8 +72,8 @@
   // --- State of the current session ---------------------------------------------------
   let session = null;        // {id, url}
   let recorder = null, stream = null, audioCtx = null;
-  let nextIndex = 0, streamStart = true;
-  const queue = [];          // [{index, blob, streamStart}]
+  let nextIndex = 0, streamStart = true, streamNo = 0;
+  const queue = [];          // [{session, index, blob, streamStart, stream}]
   let sending = false, livePoll = null;
   window.brefboard = {maxLevel: 0, sent: 0, produced: 0, recovered: 0, session: () => session};
 
@@ -90,11 +90,29 @@
       } catch (e) {
         res = {ok: false, status: 0};
       }
-      if (res.ok) {
+      // Acknowledged means the server's JSON for this chunk: a session that expired
+      // answers a redirect to the login page, which fetch follows to a 200 page.
+      if (res.ok && res.body && res.body.index === item.index) {
         queue.shift();
         await pending.remove(item.session, item.index);
         window.brefboard.sent += 1;
         delay = 500;
+        continue;
+      }
+      if (res.status === 409 && res.body && res.body.code === "index_taken" && Number.isInteger(res.body.next_index)
+          && item.stream !== undefined && item.stream === streamNo && res.body.next_index > item.index) {
+        // This stream was numbered from a stale state (the server holds more chunks):
+        // move it and what follows past them rather than drop it.
+        await renumber(item.session, item.stream, item.index, res.body.next_index - item.index);
+        continue;
+      }
+      const expired = (res.ok && !(res.body && res.body.index === item.index))
+        || (res.status === 403 && res.body && res.body.code === "csrf");
+      if (expired) {
+        // Not final: once the user logs in again (another tab) the same chunk goes through.
+        say("Session expirée : reconnectez-vous dans un autre onglet ; les morceaux sont gardés et renvoyés.");
+        await new Promise((r) => setTimeout(r, delay));
+        delay = Math.min(delay * 2, 15000);
         continue;
       }
       if (res.status >= 400 && res.status < 500 && res.status !== 408 && res.status !== 429) {
@@ -108,6 +126,16 @@
       delay = Math.min(delay * 2, 15000);
     }
     sending = false;
+  }
+
+  async function renumber(sessionId, stream, from, shift) {
+    // Indexes first, synchronously, so that a chunk emitted meanwhile takes the next free one.
+    const moved = queue.filter((q) => q.session === sessionId && q.stream === stream && q.index >= from);
+    const old = moved.map((q) => q.index);
+    moved.forEach((q) => { q.index += shift; });
+    if (session && session.id === sessionId && stream === streamNo) nextIndex += shift;
+    for (const i of old) await pending.remove(sessionId, i);
+    for (const q of moved) await pending.put(q);
   }
 
   function meter(mediaStream) {
@@ -136,9 +164,10 @@
     const mimeType = pickMimeType();
     recorder = new MediaRecorder(stream, mimeType ? {mimeType: mimeType} : {});
     streamStart = true;  // this MediaRecorder's first chunk carries its own header
+    const stream = ++streamNo;
     recorder.ondataavailable = async (ev) => {
       if (!ev.data || ev.data.size === 0) return;
-      const item = {session: session.id, index: nextIndex++, blob: ev.data, streamStart: streamStart};
+      const item = {session: session.id, index: nextIndex++, blob: ev.data, streamStart: streamStart, stream: stream};
       streamStart = false;
       window.brefboard.produced = nextIndex;
       queue.push(item);  // in order, synchronously: the IndexedDB copy may land later
@@ -219,6 +248,18 @@
   }
 
   // --- Unfinished sessions after a reload ---------------------------------------------------
+  // Where a resumed stream starts: one past the highest index the server holds, asked
+  // again now (the offer may be old), and past any chunk still waiting in this browser.
+  // Never the count of chunks (gaps) and never a falsy-0 fallback.
+  async function resumeIndex(s) {
+    let next = Number.isInteger(s.next_index) ? s.next_index : null;
+    const r = await api(`${root.dataset.sessionsUrl}${s.id}/`).catch(() => null);
+    if (r && r.ok && r.body && Number.isInteger(r.body.next_index)) next = Math.max(next === null ? 0 : next, r.body.next_index);
+    for (const row of await pending.all()) if (row.session === s.id) next = Math.max(next === null ? 0 : next, row.index + 1);
+    for (const q of queue) if (q.session === s.id) next = Math.max(next === null ? 0 : next, q.index + 1);
+    return next === null ? 0 : next;
+  }
+
   async function checkUnfinished() {
     const r = await api(root.dataset.unfinishedUrl).catch(() => null);
     if (!r || !r.ok) return;
@@ -244,7 +285,7 @@
     $("resume-continue").onclick = async () => {
       $("resume").hidden = true;
       session = s;
-      nextIndex = s.next_index;
+      nextIndex = await resumeIndex(s);
       try { await startRecorder(); } catch (e) { say("Micro indisponible : " + e); }
     };
     $("resume-finish").onclick = async () => { $("resume").hidden = true; session = s; await finishSession(false); };
