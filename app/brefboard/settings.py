@@ -38,6 +38,56 @@ def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
 
 
+def allowed_hosts(entries: list[str]) -> list[str]:
+    """DJANGO_ALLOWED_HOSTS as Django matches them: host names without port or scheme.
+
+    Django compares the Host header's name, port removed, with each entry, so
+    "localhost:8080" or "http://10.0.0.5" would never match (400 for every
+    request): the port and scheme are dropped. "*" and ".example.org" stay."""
+    out = []
+    for entry in entries:
+        host = entry.strip().lower()
+        if "://" in host:
+            host = host.split("://", 1)[1]
+        host = host.split("/", 1)[0]
+        if host.startswith("["):  # [::1] or [::1]:8080
+            host = host[: host.find("]") + 1] if "]" in host else host
+        elif host.count(":") == 1:
+            host = host.split(":", 1)[0]
+        if host and host not in out:
+            out.append(host)
+    return out
+
+
+_DEFAULT_PORTS = {"http": "80", "https": "443"}
+
+
+def csrf_trusted_origins(entries: list[str]) -> list[str]:
+    """DJANGO_CSRF_TRUSTED_ORIGINS as Django compares them with a browser's Origin:
+    "scheme://host[:port]" exactly, so case, a trailing slash or path, and a
+    default port (which browsers leave out of Origin) are normalised away. A
+    port that is not the default stays: "http://localhost:8080" is its own
+    origin. An entry without a scheme is refused (it could never match)."""
+    out = []
+    for entry in entries:
+        raw = entry.strip()
+        scheme, sep, rest = raw.partition("://")
+        scheme = scheme.lower()
+        if not sep or scheme not in _DEFAULT_PORTS or not rest.split("/", 1)[0]:
+            raise RuntimeError(
+                f"DJANGO_CSRF_TRUSTED_ORIGINS: {raw!r} is not an origin; write it as "
+                "http://host[:port] or https://host[:port] (the URL users type, port included)"
+            )
+        netloc = rest.split("/", 1)[0].lower()
+        host, _, port = netloc.rpartition(":") if not netloc.endswith("]") and ":" in netloc else (netloc, "", "")
+        if port == _DEFAULT_PORTS[scheme]:
+            netloc = host
+        origin = f"{scheme}://{netloc}"
+        if origin not in out:
+            out.append(origin)
+    return out
+
+
 def database_from_url(url: str) -> dict:
     """Turn ``postgres://user:pass@host:port/name`` or ``sqlite:///path`` into a DATABASES entry."""
     parsed = urlparse(url)
@@ -76,8 +126,15 @@ DEBUG = env_bool("DJANGO_DEBUG", False)
 SECRET_KEY = env_str("DJANGO_SECRET_KEY") or ("insecure-dev-key-only-for-debug" if DEBUG else "")
 if not SECRET_KEY:
     raise RuntimeError("DJANGO_SECRET_KEY must be set (or DJANGO_DEBUG=1 for development)")
-ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
-CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
+# Host names (a port or scheme given is dropped). A browser's POST passes the CSRF
+# origin check when its Origin is this site as the Host header names it
+# (scheme://host:port), or one of CSRF_TRUSTED_ORIGINS: list there every URL users
+# type, port included, when a proxy in front does not pass the port on in Host,
+# e.g. "http://localhost:8080,http://10.0.0.5".
+ALLOWED_HOSTS = allowed_hosts(env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]"))
+CSRF_TRUSTED_ORIGINS = csrf_trusted_origins(env_list("DJANGO_CSRF_TRUSTED_ORIGINS"))
+# A refused POST answers JSON (in French) to fetch() callers, a French page to forms.
+CSRF_FAILURE_VIEW = "brefboard.accounts.views.csrf_failure"
 
 INSTALLED_APPS = [
     "django.contrib.admin",
