@@ -253,9 +253,9 @@ def test_safari_style_fragmented_mp4_chunks_finalize(alice_client, english_wav, 
     assert audio.probe(str(path)).duration == pytest.approx(_seconds(english_wav), abs=0.15)
 
 
-def test_finish_anyway_leaves_out_what_cannot_be_decoded_after_a_gap(alice_client, stream_bytes, audio_dir,
-                                                                      english_wav):
-    """The user gives up on a lost chunk: the stream is kept up to the gap, and a resumed stream after it."""
+def test_finish_anyway_across_a_gap_keeps_both_streams_and_the_audio_after_the_gap(alice_client, stream_bytes,
+                                                                                  audio_dir, english_wav):
+    """The user gives up on a lost chunk: the stream goes on after the gap, and a resumed stream after it."""
     sid = start(alice_client)
     first = split_bytes(stream_bytes, 3000)
     keep = len(first) // 2
@@ -269,6 +269,47 @@ def test_finish_anyway_leaves_out_what_cannot_be_decoded_after_a_gap(alice_clien
     assert alice_client.post(f"/api/sessions/{sid}/finish/").status_code == 409
     r = alice_client.post(f"/api/sessions/{sid}/finish/", {"allow_gaps": True}, content_type="application/json")
     assert r.status_code == 200, r.content
-    duration = r.json()["duration"]
-    # Less than both parts (the first stream stops at the gap), more than the second alone.
-    assert _seconds(second_wav) + 0.3 < duration < _seconds(english_wav) + _seconds(second_wav) - 0.3
+    duration, lost = r.json()["duration"], r.json()["missing_seconds"]
+    both = _seconds(english_wav) + _seconds(second_wav)
+    # One 3000-byte chunk of 32 kb/s Opus, and what precedes the next cluster: well under 3 s.
+    assert 0.3 < lost < 3.0
+    assert duration == pytest.approx(both - lost, abs=0.4)
+    assert Recording.objects.get(pk=sid).missing_seconds == lost
+
+
+def test_finish_across_a_gap_keeps_every_chunk_after_it(alice_client, stream_bytes, english_wav, tmp_path):
+    """The issue: chunks 0, 2, 3; finishing with allow_gaps kept chunk 0 only and deleted 2 and 3."""
+    chunks = split_bytes(stream_bytes, 3000)
+    sid = start(alice_client)
+    for i in (0, 2, 3):
+        assert put(alice_client, sid, i, chunks[i]).status_code == 200
+    r = alice_client.post(f"/api/sessions/{sid}/finish/", {"allow_gaps": True}, content_type="application/json")
+    assert r.status_code == 200, r.content
+    only_first = audio.probe(str(_write(chunks[0], tmp_path / "c0.webm")), strict=False).duration
+    first_three = audio.probe(str(_write(b"".join(chunks[:4]), tmp_path / "c03.webm")), strict=False).duration
+    duration, lost = r.json()["duration"], r.json()["missing_seconds"]
+    assert duration > only_first + 0.3  # the audio after the gap is there
+    assert 0.3 < lost < 2.5 and duration == pytest.approx(first_three - lost, abs=0.3)
+    rec = Recording.objects.get(pk=sid)
+    assert rec.missing_seconds == lost and not Chunk.objects.filter(recording=rec).exists()
+
+    # Everything but one chunk in the middle: the whole recording less about that chunk.
+    sid = start(alice_client)
+    for i, c in enumerate(chunks):
+        if i != 1:
+            put(alice_client, sid, i, c)
+    r = alice_client.post(f"/api/sessions/{sid}/finish/", {"allow_gaps": True}, content_type="application/json")
+    duration, lost = r.json()["duration"], r.json()["missing_seconds"]
+    assert 0.3 < lost < 2.5
+    assert duration == pytest.approx(_seconds(english_wav) - lost, abs=0.3)
+    page = alice_client.get(f"/recordings/{sid}/").content.decode()
+    assert "Enregistrement incomplet" in page and "il manque environ" in page
+
+
+def test_a_recording_without_gaps_has_nothing_missing(alice_client, stream_bytes):
+    sid = start(alice_client)
+    for i, c in enumerate(split_bytes(stream_bytes, 5000)):
+        put(alice_client, sid, i, c)
+    r = alice_client.post(f"/api/sessions/{sid}/finish/")
+    assert r.status_code == 200 and r.json()["missing_seconds"] == 0.0
+    assert "Enregistrement incomplet" not in alice_client.get(f"/recordings/{sid}/").content.decode()

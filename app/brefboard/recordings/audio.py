@@ -88,6 +88,57 @@ def probe(path: str, *, strict: bool = True) -> AudioInfo:
         )
 
 
+# Where a stream's media data starts again after missing bytes: the next WebM
+# Cluster (its element ID) or the next fragmented-MP4 "moof" box (Safari).
+WEBM_CLUSTER_ID = b"\x1f\x43\xb6\x75"
+MP4_FRAGMENT = b"moof"
+
+
+def resync_offset(data: bytes, container_format: str) -> int | None:
+    """Offset in ``data`` (bytes from the middle of a stream) of the first point a
+    demuxer can start from given the stream's header: a WebM Cluster or an MP4
+    ``moof`` box (the 4 size bytes before its type). ``None`` if there is none."""
+    if container_format == "mp4":
+        start = 4
+        while True:
+            i = data.find(MP4_FRAGMENT, start)
+            if i < 0:
+                return None
+            if int.from_bytes(data[i - 4 : i], "big") >= 16:  # a plausible box size
+                return i - 4
+            start = i + 1
+    i = data.find(WEBM_CLUSTER_ID)
+    return None if i < 0 else i
+
+
+def stream_header(data: bytes, container_format: str) -> bytes | None:
+    """The initialization part of a stream (WebM EBML header, Segment and Tracks up
+    to the first Cluster; MP4 ftyp + moov up to the first moof) from its first
+    bytes; ``None`` when ``data`` does not reach the first media data."""
+    i = resync_offset(data, container_format)
+    return data[:i] if i else None
+
+
+def packet_span(path: str) -> tuple[float, float] | None:
+    """(first timestamp, end) of the audio packets of ``path`` in seconds, on the
+    stream's own clock (demuxed, not decoded); ``None`` without packets."""
+    try:
+        with av.open(path, metadata_errors="ignore") as container:
+            if not container.streams.audio:
+                return None
+            first: float | None = None
+            end = 0.0
+            for packet in container.demux(container.streams.audio[0]):
+                if packet.pts is None:
+                    continue
+                t = float(packet.pts * packet.time_base)
+                first = t if first is None else min(first, t)
+                end = max(end, t + float((packet.duration or 0) * packet.time_base))
+    except av.error.FFmpegError:
+        return None
+    return None if first is None else (first, end)
+
+
 def is_container_start(data: bytes) -> bool:
     """Does a first chunk start like a WebM or an MP4 file?"""
     return data.startswith(EBML_MAGIC) or data[4:8] == b"ftyp"

@@ -42,6 +42,8 @@ class Recording(models.Model):
     audio_format = models.CharField(max_length=32, blank=True)  # container name PyAV reported
     audio_bytes = models.BigIntegerField(default=0)
     duration = models.FloatField(null=True, blank=True)  # seconds
+    # Seconds of audio lost in gaps (chunks that never arrived) when finished anyway.
+    missing_seconds = models.FloatField(default=0.0)
 
     # Browser sessions: chunks are numbered 0, 1, 2 ... by the client.
     chunk_count = models.PositiveIntegerField(default=0)  # distinct chunks stored

@@ -213,8 +213,10 @@ def finalize(rec: Recording, *, language: str | None = None, allow_gaps: bool = 
 
     Refused with 409 while chunks are missing (the client resends them and
     finishes again), unless ``allow_gaps``: the user gave up on the missing
-    chunks, and the audio that cannot be decoded without them is left out. On
-    corrupt data the chunks stay stored and nothing changes.
+    chunks. Every received chunk is kept then: the audio after a gap is decoded
+    on its own (its stream's header, from the next point a demuxer can start
+    at) and joined to what came before; ``Recording.missing_seconds`` says how
+    much is lost. On corrupt data the chunks stay stored and nothing changes.
     """
     if rec.status != Recording.Status.RECORDING:
         raise ServiceError("cet enregistrement est déjà terminé", status=409)
@@ -224,7 +226,8 @@ def finalize(rec: Recording, *, language: str | None = None, allow_gaps: bool = 
     if missing and not allow_gaps:
         raise ServiceError("des morceaux manquent", status=409, missing=missing)
     fmt, suffix = container_for(rec.mime_type)
-    with storage.chunk_streams(rec, suffix=suffix) as raw:
+    with storage.chunk_parts(rec, fmt, suffix=suffix) as parts:
+        raw, missing_seconds = _usable_parts(parts)
         fd, final_path = tempfile.mkstemp(prefix="brefboard-final-", suffix=suffix)
         os.close(fd)
         try:
@@ -240,6 +243,7 @@ def finalize(rec: Recording, *, language: str | None = None, allow_gaps: bool = 
                 with open(final_path, "rb") as fh:
                     locked.audio_bytes = storage.store_audio(locked, fh)
                 locked.duration = info.duration
+                locked.missing_seconds = round(missing_seconds, 1) if missing else 0.0
                 locked.audio_format = info.format[:32]
                 locked.status = Recording.Status.READY
                 locked.finalized_at = timezone.now()
@@ -254,6 +258,49 @@ def finalize(rec: Recording, *, language: str | None = None, allow_gaps: bool = 
             os.unlink(final_path)
     rec.refresh_from_db()
     return job
+
+
+def _usable_parts(parts: list[storage.StreamPart]) -> tuple[list[str], float]:
+    """The files to join, in order, and the seconds of audio the gaps cost.
+
+    A part after a gap is kept only if it decodes on its own. A gap inside one
+    stream is measured on that stream's clock (the timestamps go on across the
+    missing bytes); elsewhere (a stream's tail or start lost, a part that would
+    not decode) it is estimated from the seconds a received chunk holds.
+    """
+    for part in parts:
+        if not part.path:
+            continue
+        if not part.starts_stream:
+            try:
+                audio.probe(part.path, strict=False)
+            except audio.InvalidAudio:
+                log.warning("chunks %s after a gap do not decode: left out", part.indexes)
+                part.path = ""
+                continue
+        part.span = audio.packet_span(part.path)
+    kept = [p for p in parts if p.path]
+    timed = [p for p in kept if p.span]
+    per_chunk = (sum(p.span[1] - p.span[0] for p in timed) / sum(len(p.indexes) for p in timed)) if timed else 0.0
+    missing = 0.0
+    unknown = 0  # chunks lost (or left out) since the last kept part
+    last_index, last_kept = -1, None
+    for part in parts:
+        unknown += part.indexes[0] - last_index - 1
+        last_index = part.indexes[-1]
+        if not part.path:
+            unknown += len(part.indexes)
+            continue
+        same_stream = (last_kept is not None and not part.starts_stream and part.stream == last_kept.stream
+                       and part.span and last_kept.span)
+        if same_stream:
+            missing += max(0.0, part.span[0] - last_kept.span[1])
+        else:
+            missing += unknown * per_chunk
+        unknown = 0
+        last_kept = part
+    missing += unknown * per_chunk
+    return [p.path for p in kept], missing
 
 
 # --- Jobs ------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import tempfile
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
 from typing import BinaryIO, Iterator
 
 from django.conf import settings
@@ -94,6 +95,107 @@ def chunk_streams(recording: Recording, upto_index: int | None = None, suffix: s
             fh.close()
             paths.append(path)
         yield paths
+
+
+@dataclass
+class StreamPart:
+    """A run of consecutive chunks: a stream from its start, or what follows a gap.
+
+    A part after a gap has no header of its own: it is decoded with the header
+    of its stream's first chunk (``header_from``) from the first point a demuxer
+    can start at (the next WebM Cluster, MP4 fragment)."""
+
+    indexes: list[int] = field(default_factory=list)
+    ids: list[int] = field(default_factory=list)
+    stream: int = 0  # ordinal of the MediaRecorder stream it belongs to
+    starts_stream: bool = True
+    header_from: list[int] = field(default_factory=list)  # chunk ids of the stream's first part
+    path: str = ""  # the part as a file, once written
+    span: tuple[float, float] | None = None  # (first, end) on its stream's clock
+
+
+def stream_parts(recording: Recording) -> list[StreamPart]:
+    """Every stored chunk, in runs split at gaps and at stream starts."""
+    parts: list[StreamPart] = []
+    stream_head: list[int] | None = None
+    stream = -1
+    previous = None
+    for pk, index, starts in (Chunk.objects.filter(recording=recording).order_by("index")
+                              .values_list("id", "index", "starts_stream")):
+        if starts:
+            stream += 1
+            parts.append(StreamPart(stream=stream, starts_stream=True))
+            stream_head = parts[-1].ids
+        elif not parts or index != previous + 1:
+            # After a gap: the same stream's header if its start is known (a stream start
+            # lost in the gap leaves the previous stream's, the same recorder settings).
+            parts.append(StreamPart(stream=max(stream, 0), starts_stream=False,
+                                    header_from=list(stream_head) if stream_head else []))
+        parts[-1].indexes.append(index)
+        parts[-1].ids.append(pk)
+        previous = index
+    return parts
+
+
+def _rows(ids: list[int]) -> Iterator[bytes]:
+    for pk in ids:  # one row at a time
+        yield bytes(Chunk.objects.values_list("data", flat=True).get(id=pk))
+
+
+def _header(ids: list[int], container_format: str, limit: int = 4 * 1024 * 1024) -> bytes | None:
+    from .audio import stream_header
+
+    data = b""
+    for row in _rows(ids):
+        data += row
+        found = stream_header(data, container_format)
+        if found or len(data) > limit:
+            return found
+    return None
+
+
+def _write_after_gap(part: StreamPart, header: bytes, container_format: str, fh: BinaryIO) -> bool:
+    """Header, then the part's bytes from the first point a demuxer can start at."""
+    from .audio import resync_offset
+
+    pending = b""
+    synced = False
+    for row in _rows(part.ids):
+        if synced:
+            fh.write(row)
+            continue
+        pending += row
+        offset = resync_offset(pending, container_format)
+        if offset is not None:
+            fh.write(header)
+            fh.write(pending[offset:])
+            synced = True
+        else:
+            pending = pending[-8:]  # a marker split across two chunks
+    fh.flush()
+    return synced
+
+
+@contextmanager
+def chunk_parts(recording: Recording, container_format: str, suffix: str = "") -> Iterator[list[StreamPart]]:
+    """Every stored chunk as temporary files, one per ``StreamPart``, each decodable on
+    its own; a part after a gap that cannot be made decodable has an empty ``path``."""
+    parts = stream_parts(recording)
+    headers: dict[tuple, bytes | None] = {}
+    with ExitStack() as stack:
+        for part in parts:
+            fh, path = stack.enter_context(_tempfile(suffix))
+            if part.starts_stream:
+                _write_rows(_rows(part.ids), fh)
+                ok = True
+            else:
+                key = tuple(part.header_from)
+                if key not in headers:
+                    headers[key] = _header(part.header_from, container_format) if key else None
+                ok = headers[key] is not None and _write_after_gap(part, headers[key], container_format, fh)
+            fh.close()
+            part.path = path if ok else ""
+        yield parts
 
 
 @contextmanager

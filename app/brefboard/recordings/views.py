@@ -179,7 +179,8 @@ def session_finish(request, pk: int):
         recording_rejected(exc.status)
         return _error(exc)
     rec.refresh_from_db()
-    return JsonResponse({"recording": rec.pk, "job": str(job.pk), "duration": rec.duration, "url": rec_url(rec)})
+    return JsonResponse({"recording": rec.pk, "job": str(job.pk), "duration": rec.duration,
+                         "missing_seconds": rec.missing_seconds, "url": rec_url(rec)})
 
 
 @require_POST
