@@ -5,9 +5,12 @@ export PATH := $(CURDIR)/.venv/bin:$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/collections
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 # Role scenarios, in the order make test runs them.
-SCENARIOS ?= node_exporter prometheus grafana brefboard site
+SCENARIOS ?= node_exporter prometheus grafana single site
+# make acceptance: the deployed site to drive (see acceptance/README.md).
+URL ?= http://localhost:8080
+PROMETHEUS_URL ?= http://127.0.0.1:9090
 
-.PHONY: help bootstrap lab lab-down test lint test-roles test-app test-engines test-dashboards molecule bench
+.PHONY: help bootstrap lab lab-down check test lint test-roles test-app test-app-fast test-engines test-dashboards molecule acceptance
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
 
@@ -20,19 +23,30 @@ lab: bootstrap ## bring up the lab containers, run site.yml, print where to look
 lab-down: ## remove the lab containers
 	scripts/lab.sh down
 
+check: bootstrap lint test-roles test-dashboards test-app-fast ## the inner loop, under 5 minutes: lint, role tests, dashboards and rules, the app tests that start no worker or browser
+	@echo "make check: passed"
+
 test: bootstrap lint test-roles test-dashboards test-engines test-app molecule ## everything CI runs
 	@echo "make test: all suites passed"
 
-lint: bootstrap ## yamllint, ansible-lint (production profile), syntax check of every playbook
+lint: bootstrap ## yamllint, ansible-lint (production profile), syntax check of every playbook with every inventory
 	yamllint --strict .
 	ansible-lint --profile production
-	for p in site.yml playbooks/*.yml; do ansible-playbook --syntax-check -i inventory/lab/hosts.yml "$$p" >/dev/null; done
+	for inv in lab single production; do \
+	  for p in site.yml playbooks/*.yml; do ansible-playbook --syntax-check -i inventory/$$inv/hosts.yml "$$p" >/dev/null; done; \
+	done
 
-test-roles: bootstrap ## role specs and defaults agree; preflights reject bad input
+test-roles: bootstrap ## role specs and defaults agree, templates, tags, preflights on every inventory
 	.venv/bin/pytest -q tests
 
 test-app: ## the Django app: real Redis, Celery, Whisper, browser
 	scripts/test-app.sh
+
+test-app-fast: ## the app tests that start no Celery worker, no browser and no French model
+	BREFBOARD_SKIP_POSTGRES=1 scripts/test-app.sh -q -m 'not worker and not browser and not french'
+
+acceptance: ## a real browser against a deployed site: make acceptance URL=... PROMETHEUS_URL=... (READ_ONLY=1 for production)
+	acceptance/run.sh --base-url '$(URL)' --prometheus-url '$(PROMETHEUS_URL)'
 
 test-engines: ## openai-whisper engine and the checkpoint converter (CPU PyTorch)
 	scripts/test-engines.sh

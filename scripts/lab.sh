@@ -96,6 +96,24 @@ YAML
         log "Grafana: $grafana_note"
     fi
 
+    # The URL users type, port included: Django derives ALLOWED_HOSTS and the
+    # CSRF origins a browser's POSTs are checked against from it.
+    extra+=(-e "{\"brefboard_public_urls\": [\"http://localhost:$web_port\", \"http://127.0.0.1:$web_port\"]}")
+
+    # A language model for summaries and titles: any OpenAI-compatible endpoint
+    # (Mistral, Ollama, vLLM) reachable from the lab's worker.
+    if [ -n "${LAB_LLM_BASE_URL:-}" ]; then
+        llm="$state/llm.yml"
+        ( umask 077
+          printf 'brefboard_llm_base_url: "%s"\nbrefboard_llm_model: "%s"\nvault_brefboard_llm_api_key: "%s"\n' \
+              "$LAB_LLM_BASE_URL" "${LAB_LLM_MODEL:-}" "${LAB_LLM_API_KEY:-}" >"$llm" )
+        extra+=(-e "@$llm")
+        llm_note="$LAB_LLM_BASE_URL, model ${LAB_LLM_MODEL:-(none set)}"
+    else
+        llm_note="NONE: no language model is configured (set LAB_LLM_BASE_URL, LAB_LLM_MODEL, LAB_LLM_API_KEY), so summaries and titles are the extractive fallback"
+        log "language model: $llm_note"
+    fi
+
     ansible-playbook -i inventory/lab/hosts.yml site.yml "${extra[@]}"
 
     # A login to try the app with (lab only).
@@ -108,13 +126,24 @@ U = get_user_model()
 u, _ = U.objects.get_or_create(username=\"demo\", defaults={\"email\": \"demo@example.org\"})
 u.set_password(os.environ[\"LAB_PASSWORD\"]); u.save()"' >/dev/null
 
+    # The lab is up only when a real browser can use it as a user would.
+    log "running the acceptance suite against it (acceptance/, a real Chromium)"
+    if ! ACCEPTANCE_PROMETHEUS_PASSWORD="$(secret vault_prometheus_admin_password)" ACCEPTANCE_LANGUAGE=en \
+        acceptance/run.sh --base-url "http://localhost:$web_port" --prometheus-url "http://127.0.0.1:$prom_port" \
+        --prometheus-user admin --expected-targets "${LAB_EXPECTED_TARGETS:-6}" -q; then
+        log "the lab's hosts are up but the acceptance suite FAILED (above: what failed; screenshots in acceptance/.artifacts)."
+        log "Not printing the URLs of a site a user cannot use. Re-run it alone: make acceptance"
+        exit 1
+    fi
+
     cat <<MSG
 
-BrefBoard lab is up.
+BrefBoard lab is up, and the acceptance suite passed against it.
   BrefBoard   http://localhost:$web_port   user demo, password $(secret lab_user_password)
   Prometheus  http://127.0.0.1:$prom_port   user admin, password $(secret vault_prometheus_admin_password)
               $prom_note
   Grafana     $grafana_note
+  LLM         $llm_note
   Targets     http://127.0.0.1:$prom_port/targets
   Hosts       ${hosts[*]} (docker exec -it lab-web bash)
   Tear down   make lab-down

@@ -28,11 +28,14 @@ def login(base: str, user: str, password: str) -> httpx.Client:
     answer = client.post(
         "/login/",
         data={"username": user, "password": password, "csrfmiddlewaretoken": token},
-        headers={"Referer": f"{base}/login/"},
+        # A browser sends Origin with every POST (Django checks it against
+        # CSRF_TRUSTED_ORIGINS): a client without it would hide a refused origin.
+        headers={"Referer": f"{base}/login/", "Origin": base},
     )
     if answer.status_code != 302 or "/login/" in answer.headers.get("location", ""):
         sys.exit(f"login failed: {answer.status_code} {answer.headers.get('location')} {answer.text[:300]}")
-    client.headers.update({"X-CSRFToken": client.cookies["csrftoken"], "Referer": f"{base}/", "Accept": "application/json"})
+    client.headers.update({"X-CSRFToken": client.cookies["csrftoken"], "Referer": f"{base}/", "Origin": base,
+                           "Accept": "application/json"})
     return client
 
 
