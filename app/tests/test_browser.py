@@ -154,6 +154,47 @@ def test_network_cut_then_reload_loses_nothing_acknowledged_or_kept(browser, liv
     assert set(words(rec.transcript)) & {"morning", "schedule", "budget", "design", "website"}, rec.transcript
 
 
+def test_resume_after_exactly_one_chunk_appends_the_new_stream(browser, live_server, alice):
+    """The server holds chunk 0 only (the rest was lost with the browser's storage): "Reprendre"
+    must number the new stream from 1. It once got next_index 0, re-sent index 0 with a new
+    header, was refused with 409 and dropped the new stream's first chunk, header and all."""
+    from selenium.webdriver.common.by import By
+
+    browser.get(live_server.url + "/login/")
+    browser.find_element(By.ID, "id_username").send_keys("alice")
+    browser.find_element(By.ID, "id_password").send_keys("correct horse battery")
+    browser.find_element(By.ID, "login-submit").click()
+    wait_for(lambda: browser.find_elements(By.ID, "start"), timeout=15, what="the home page")
+    browser.find_element(By.ID, "start").click()
+    wait_for(lambda: browser.execute_script("return window.brefboard.sent") >= 1, timeout=30, what="chunk 0 sent",
+             state=lambda: _page_state(browser))
+    browser.execute_cdp_cmd("Network.enable", {})
+    browser.execute_cdp_cmd("Network.setBlockedURLs", {"urls": ["*/chunks/*"]})
+    browser.get(live_server.url + "/login/")  # the recorder is gone; clear what it kept
+    browser.execute_async_script(
+        "const done = arguments[0]; const r = indexedDB.deleteDatabase('brefboard');"
+        " r.onsuccess = r.onerror = r.onblocked = () => done(true);")
+    browser.execute_cdp_cmd("Network.setBlockedURLs", {"urls": []})
+    rec = Recording.objects.get(owner=alice)
+    assert list(rec.chunks.values_list("index", flat=True)) == [0]
+
+    browser.get(live_server.url + "/")
+    wait_for(lambda: browser.find_element(By.ID, "resume").is_displayed(), timeout=30,
+             what="the offer to resume", state=lambda: _page_state(browser))
+    browser.find_element(By.ID, "resume-continue").click()
+    wait_for(lambda: rec.chunks.count() >= 4, timeout=40, what="the resumed stream's chunks",
+             state=lambda: _page_state(browser))
+    # The new stream starts right after chunk 0, with its header: nothing refused.
+    assert list(rec.chunks.filter(starts_stream=True).values_list("index", flat=True)) == [0, 1]
+    browser.find_element(By.ID, "stop").click()
+    wait_for(lambda: "/recordings/" in browser.current_url, timeout=60, what="the recording page after stop",
+             state=lambda: _page_state(browser))
+    rec.refresh_from_db()
+    assert rec.status == Recording.Status.QUEUED and rec.missing_seconds == 0.0
+    # Chunk 0 and the whole resumed stream: about 3 s a chunk, none refused.
+    assert rec.duration == pytest.approx(3.0 * rec.chunk_count, abs=3.5), (rec.duration, rec.chunk_count)
+
+
 def _page_state(browser) -> dict:
     """What the page and the server know, for a failure message."""
     from selenium.webdriver.common.by import By

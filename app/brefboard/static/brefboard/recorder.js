@@ -164,10 +164,10 @@
     const mimeType = pickMimeType();
     recorder = new MediaRecorder(stream, mimeType ? {mimeType: mimeType} : {});
     streamStart = true;  // this MediaRecorder's first chunk carries its own header
-    const stream = ++streamNo;
+    const streamId = ++streamNo;  // not "stream": that is the MediaStream above
     recorder.ondataavailable = async (ev) => {
       if (!ev.data || ev.data.size === 0) return;
-      const item = {session: session.id, index: nextIndex++, blob: ev.data, streamStart: streamStart, stream: stream};
+      const item = {session: session.id, index: nextIndex++, blob: ev.data, streamStart: streamStart, stream: streamId};
       streamStart = false;
       window.brefboard.produced = nextIndex;
       queue.push(item);  // in order, synchronously: the IndexedDB copy may land later
