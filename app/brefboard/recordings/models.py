@@ -43,7 +43,7 @@ class Recording(models.Model):
     audio_bytes = models.BigIntegerField(default=0)
     duration = models.FloatField(null=True, blank=True)  # seconds
     # Seconds of audio lost in gaps (chunks that never arrived) when finished anyway.
-    missing_seconds = models.FloatField(default=0.0)
+    missing_seconds = models.FloatField(default=0.0, db_default=0.0)  # db_default: old code during a rollout
 
     # Browser sessions: chunks are numbered 0, 1, 2 ... by the client.
     chunk_count = models.PositiveIntegerField(default=0)  # distinct chunks stored
