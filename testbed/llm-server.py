@@ -40,7 +40,6 @@ import re
 import signal
 import socket
 import sys
-import threading
 import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -318,13 +317,20 @@ def main(argv: list[str] | None = None) -> int:
     shown = f"[{host}]" if ":" in host else host
     log(f"listening on http://{shown}:{port}/v1 model={args.model} auth={'bearer' if Handler.api_key else 'none'}")
 
-    def stop(signum, frame):  # systemd's SIGTERM: finish cleanly, exit 0
-        threading.Thread(target=server.shutdown, daemon=True).start()
+    class Stop(Exception):
+        pass
+
+    def stop(signum, frame):  # systemd's SIGTERM, Ctrl-C: stop, exit 0
+        # Raised in the main thread out of serve_forever's wait; starting a thread
+        # here instead could deadlock on a lock the interrupted main thread holds.
+        raise Stop()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     try:
-        server.serve_forever(poll_interval=0.2)
+        server.serve_forever(poll_interval=0.5)
+    except Stop:
+        pass
     finally:
         server.server_close()
     log("stopped")
