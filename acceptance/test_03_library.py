@@ -245,6 +245,8 @@ def test_export_pdf(user_browser, export_links, target):
 
 @pytest.mark.parametrize("fmt", ["srt", "vtt"])
 def test_export_subtitles(user_browser, export_links, target, fmt):
+    if not target.get("has_segments"):
+        pytest.skip("read-only run: this recording has no timed segments, so no subtitles to export")
     r = download(user_browser, export_links, fmt)
     cues = parse_cues(r.content.decode("utf-8"), fmt)
     text = " ".join(c[2] for c in cues)
