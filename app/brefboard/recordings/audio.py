@@ -58,6 +58,9 @@ def probe(path: str, *, strict: bool = True) -> AudioInfo:
     try:
         container = av.open(path, metadata_errors="ignore")
     except (av.error.FFmpegError, UnicodeDecodeError) as exc:
+        if "moov atom not found" in str(exc) or _looks_like_mp4(path):
+            # An MP4/MOV whose index (written last) never arrived: a cut upload.
+            raise InvalidAudio("le fichier est tronqué : son index MP4 (moov) manque", kind="truncated") from exc
         raise InvalidAudio("ce fichier n'est pas un fichier audio ou vidéo lisible", kind="not_audio") from exc
     with container, av.logging.Capture(True) as logs:
         if not container.streams.audio:
@@ -75,7 +78,7 @@ def probe(path: str, *, strict: bool = True) -> AudioInfo:
         if samples == 0 or rate == 0:
             raise InvalidAudio("le fichier ne contient aucun son décodable", kind="corrupt")
         decoded = samples / rate
-        declared = (container.duration or 0) / 1_000_000
+        declared = _declared_audio_seconds(container, stream)
         if strict:
             cut = any(level <= av.logging.ERROR and "prematurely" in (message or "") for level, _, message in logs)
             if cut or (declared > 1.0 and decoded < 0.9 * declared - 0.5):
@@ -86,6 +89,30 @@ def probe(path: str, *, strict: bool = True) -> AudioInfo:
             sample_rate=rate,
             channels=stream.codec_context.channels or 0,
         )
+
+
+def _declared_audio_seconds(container, stream) -> float:
+    """What the header says the audio track lasts, to tell a cut file; 0 when it does not say.
+
+    The audio track's own duration, never the container's alone: a video's
+    audio track may end before its picture (a camera that starts sound late,
+    an edit), and the container's duration is the longest track's. Only a
+    file holding nothing but the audio track may be judged by the container's.
+    """
+    if stream.duration and stream.time_base:
+        return float(stream.duration * stream.time_base)
+    if len(container.streams) == 1 and container.duration:
+        return container.duration / 1_000_000
+    return 0.0
+
+
+def _looks_like_mp4(path: str) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(12)
+    except OSError:
+        return False
+    return head[4:8] == b"ftyp"
 
 
 # Where a stream's media data starts again after missing bytes: the next WebM
