@@ -1,0 +1,110 @@
+"""release_binary asks for sha256sums.txt only when it knows no checksum.
+
+A checksum from a `*_checksums` table (per architecture) or given as a value
+must be enough: an air-gapped site with a local archive (or a mirror that has
+no sha256sums.txt) and a known checksum needs no checksum URL at all. The role
+runs here for real against a local HTTP server that logs every request.
+"""
+import hashlib
+import http.server
+import io
+import os
+import platform
+import tarfile
+import threading
+
+import pytest
+
+ARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}.get(platform.machine(), "amd64")
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the role installs files owned by root")
+
+
+@pytest.fixture
+def server(tmp_path):
+    """Serves the archive and its sha256sums.txt; `server.requests` lists the paths asked for."""
+    data = b"#!/bin/sh\necho release-binary-test\n"
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        info = tarfile.TarInfo(f"tool-1.2.3.linux-{ARCH}/tool")
+        info.size, info.mode = len(data), 0o755
+        tar.addfile(info, io.BytesIO(data))
+    archive = buf.getvalue()
+    sha = hashlib.sha256(archive).hexdigest()
+    files = {f"/tool-1.2.3.linux-{ARCH}.tar.gz": archive,
+             "/sha256sums.txt": f"{sha}  tool-1.2.3.linux-{ARCH}.tar.gz\n".encode()}
+    requests = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            requests.append(self.path)
+            body = files.get(self.path)
+            self.send_response(200 if body is not None else 404)
+            self.send_header("Content-Length", str(len(body or b"")))
+            self.end_headers()
+            self.wfile.write(body or b"")
+
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    local = tmp_path / "tool.tar.gz"
+    local.write_bytes(archive)
+    base = f"http://127.0.0.1:{httpd.server_address[1]}"
+    yield type("Server", (), {"base": base, "sha": sha, "requests": requests, "local": local})
+    httpd.shutdown()
+
+
+def install(play, tmp_path, **vars_):
+    role_vars = {
+        "release_binary_caller": "test", "release_binary_name": "tool", "release_binary_version": "1.2.3",
+        "release_binary_url": "http://127.0.0.1:9/tool-1.2.3.linux-__ARCH__.tar.gz",
+        "release_binary_cache_dir": str(tmp_path / "cache"),
+        "release_binary_files": [{"src": "tool", "dest": str(tmp_path / "bin" / "tool"), "mode": "0755"}],
+        **vars_,
+    }
+    (tmp_path / "bin").mkdir(exist_ok=True)
+    results = play.run({"host": {}}, {}, [{"name": "Install through release_binary",
+                                             "ansible.builtin.include_role": {"name": "release_binary"},
+                                             "vars": role_vars}], gather_subset=["min"])
+    return results["host"]
+
+
+def test_a_checksums_table_entry_needs_no_checksum_list(play, tmp_path, server):
+    r = install(play, tmp_path, release_binary_url=server.base + "/tool-1.2.3.linux-__ARCH__.tar.gz",
+                release_binary_checksum_url=server.base + "/sha256sums.txt",
+                release_binary_checksums={ARCH: server.sha})
+    assert r["ok"], r
+    assert server.requests == [f"/tool-1.2.3.linux-{ARCH}.tar.gz"], server.requests
+    assert (tmp_path / "bin" / "tool").read_text().startswith("#!/bin/sh")
+
+
+def test_a_given_checksum_needs_no_checksum_list(play, tmp_path, server):
+    r = install(play, tmp_path, release_binary_url=server.base + "/tool-1.2.3.linux-__ARCH__.tar.gz",
+                release_binary_checksum_url=server.base + "/sha256sums.txt", release_binary_checksum="sha256:" + server.sha)
+    assert r["ok"], r
+    assert "/sha256sums.txt" not in server.requests, server.requests
+
+
+def test_air_gapped_local_archive_and_known_checksum_without_any_url(play, tmp_path, server):
+    r = install(play, tmp_path, release_binary_local_archive=str(server.local), release_binary_checksum_url="",
+                release_binary_checksums={ARCH: server.sha})
+    assert r["ok"], r
+    assert server.requests == []
+    assert (tmp_path / "bin" / "tool").exists()
+
+
+def test_a_wrong_known_checksum_fails_without_asking_the_list(play, tmp_path, server):
+    r = install(play, tmp_path, release_binary_local_archive=str(server.local),
+                release_binary_checksum_url=server.base + "/sha256sums.txt", release_binary_checksums={ARCH: "0" * 64})
+    assert not r["ok"] and "expected " + "0" * 64 in r["msg"], r
+    assert server.requests == [] and not (tmp_path / "bin" / "tool").exists()
+
+
+def test_without_a_known_checksum_the_list_is_read(play, tmp_path, server):
+    r = install(play, tmp_path, release_binary_url=server.base + "/tool-1.2.3.linux-__ARCH__.tar.gz",
+                release_binary_checksum_url=server.base + "/sha256sums.txt")
+    assert r["ok"], r
+    assert server.requests == ["/sha256sums.txt", f"/tool-1.2.3.linux-{ARCH}.tar.gz"], server.requests
