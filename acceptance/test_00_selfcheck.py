@@ -39,7 +39,7 @@ def test_a_declared_failure_is_not_a_problem(browser):
     assert not [p for p in problems if "acceptance-self-check-declared" in p], problems
 
 
-@pytest.mark.parametrize("fmt, body, wanted", [
+BROKEN = [
     ("srt", "1\n00:00:00,000 --> 00:00:02,500\nHello\n\n3\n00:00:03,000 --> 00:00:04,000\nthere\n", "numbered"),
     ("srt", "1\n00:00:00.000 --> 00:00:02.500\nHello\n", "bad timing"),
     ("srt", "1\n00:00:05,000 --> 00:00:02,500\nHello\n", "ends before"),
@@ -47,7 +47,10 @@ def test_a_declared_failure_is_not_a_problem(browser):
     ("srt", "\n\n", "no cue"),
     ("vtt", "00:00.000 --> 00:02.000\nHello\n", "WEBVTT"),
     ("vtt", "WEBVTT\n\n00:00:04.000 --> 00:00:05.000\nb\n\n00:00:01.000 --> 00:00:02.000\na\n", "time order"),
-])
+]
+
+
+@pytest.mark.parametrize("fmt, body, wanted", BROKEN, ids=[f"{f}-{w.replace(' ', '-')}" for f, _, w in BROKEN])
 def test_the_subtitle_parser_refuses_broken_files(fmt, body, wanted):
     with pytest.raises(AssertionError, match=wanted):
         parse_cues(body, fmt)
