@@ -5,8 +5,10 @@ openai-whisper with half the memory, and needs no PyTorch.
 """
 from __future__ import annotations
 
+import logging
 import os
 
+from . import pipeline
 from .base import ProgressCallback, Segment, TranscriptResult
 
 
@@ -21,16 +23,21 @@ def resolve_device(device: str) -> str:
     return "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
 
 
+log = logging.getLogger(__name__)
+
+
 class FasterWhisperEngine:
     name = "faster-whisper"
 
     def __init__(self, model: str, *, device: str = "auto", compute_type: str | None = None,
-                 cpu_threads: int | None = None) -> None:
+                 cpu_threads: int | None = None, temperature=pipeline.TEMPERATURES) -> None:
+        """``temperature``: the fallback schedule (pipeline.TEMPERATURES); 0.0 alone turns the fallback off."""
         from faster_whisper import WhisperModel
 
         self.device = resolve_device(device)
         self.compute_type = compute_type or ("float16" if self.device == "cuda" else "int8")
         self.model_name = model
+        self.temperature = [temperature] if isinstance(temperature, (int, float)) else list(temperature)
         threads = cpu_threads if cpu_threads is not None else int(os.environ.get("BREFBOARD_CPU_THREADS", "0"))
         # local_files_only: model hubs are not reachable from workers; a name
         # must already be in the local cache, a path is used as is.
@@ -41,6 +48,8 @@ class FasterWhisperEngine:
             cpu_threads=threads,
             local_files_only=True,
         )
+        # The temperature fallback made repeatable (see pipeline.DeterministicFallback).
+        self._model.model = pipeline.DeterministicFallback(self._model.model)
 
     @property
     def multilingual(self) -> bool:
@@ -48,41 +57,60 @@ class FasterWhisperEngine:
 
     def transcribe(
         self,
-        audio_path: str,
+        audio_path,
         *,
         language: str | None = None,
         beam_size: int = 5,
         on_progress: ProgressCallback | None = None,
     ) -> TranscriptResult:
+        """Transcribe a file (or 16 kHz samples) through the shared pipeline (see pipeline.py)."""
         if not self.multilingual:
             language = "en"  # English-only weights (*.en) cannot do anything else
+        prepared = pipeline.prepare(audio_path)
+        if prepared.empty:  # silence, noise, a blip: nothing said, nothing invented
+            if on_progress is not None:
+                on_progress(1.0)
+            return self._result("", language or "", prepared.duration, [])
         segments_iter, info = self._model.transcribe(
-            audio_path,
+            prepared.speech,
             language=language or None,
             beam_size=beam_size,
-            vad_filter=False,
-            condition_on_previous_text=False,
+            best_of=pipeline.DECODE["best_of"],
+            temperature=self.temperature,
+            compression_ratio_threshold=pipeline.DECODE["compression_ratio_threshold"],
+            log_prob_threshold=pipeline.DECODE["log_prob_threshold"],
+            no_speech_threshold=pipeline.DECODE["no_speech_threshold"],
+            condition_on_previous_text=pipeline.DECODE["condition_on_previous_text"],
+            vad_filter=False,  # done already, on the whole file, by pipeline.prepare
         )
-        duration = float(info.duration or 0.0)
+        speech_seconds = prepared.speech_seconds
+        fallbacks_before = self._model.model.fallbacks
         segments: list[Segment] = []
         # Segments come lazily as the model decodes; progress follows them.
         for seg in segments_iter:
-            segments.append(
-                Segment(
-                    start=float(seg.start),
-                    end=float(seg.end),
-                    text=seg.text.strip(),
-                    avg_logprob=float(seg.avg_logprob),
-                    no_speech_prob=float(seg.no_speech_prob),
+            if pipeline.keep_segment(seg.text, float(seg.avg_logprob), float(seg.no_speech_prob)):
+                segments.append(
+                    Segment(
+                        start=prepared.original_time(float(seg.start)),
+                        end=prepared.original_time(float(seg.end), is_end=True),
+                        text=seg.text.strip(),
+                        avg_logprob=float(seg.avg_logprob),
+                        no_speech_prob=float(seg.no_speech_prob),
+                    )
                 )
-            )
-            if on_progress is not None and duration > 0:
-                on_progress(min(1.0, seg.end / duration))
+            if on_progress is not None and speech_seconds > 0:
+                on_progress(min(1.0, seg.end / speech_seconds))
         if on_progress is not None:
             on_progress(1.0)
+        log.info("transcribed %.1f s of speech out of %.1f s; %d fallback decodes", speech_seconds,
+                 prepared.duration, self._model.model.fallbacks - fallbacks_before)
+        return self._result(" ".join(s.text for s in segments if s.text).strip(), info.language,
+                            prepared.duration, segments)
+
+    def _result(self, text: str, language: str, duration: float, segments: list[Segment]) -> TranscriptResult:
         return TranscriptResult(
-            text=" ".join(s.text for s in segments if s.text).strip(),
-            language=info.language,
+            text=text,
+            language=language,
             duration=duration,
             segments=segments,
             engine=self.name,

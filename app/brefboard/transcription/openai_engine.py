@@ -20,6 +20,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from . import pipeline
 from .base import ProgressCallback, Segment, TranscriptResult
 
 log = logging.getLogger(__name__)
@@ -27,7 +28,7 @@ log = logging.getLogger(__name__)
 SAMPLE_RATE = 16000  # what Whisper models are trained on
 # openai-whisper's and faster-whisper's common default: retry a window at a higher
 # temperature when it decodes to repetitive or improbable text.
-DEFAULT_TEMPERATURES: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+DEFAULT_TEMPERATURES: tuple[float, ...] = pipeline.TEMPERATURES
 DEVICES = ("auto", "cuda", "cpu")
 
 # The progress hook swaps a module attribute of whisper.transcribe for the
@@ -60,25 +61,8 @@ def resolve_fp16(device: str, fp16: bool | None) -> bool:
 
 
 def decode_audio(path: str) -> np.ndarray:
-    """Decode any file PyAV/ffmpeg reads into mono float32 samples at 16 kHz."""
-    import av
-
-    try:
-        with av.open(path, metadata_errors="ignore") as container:
-            if not container.streams.audio:
-                raise ValueError(f"{path} has no audio stream")
-            resampler = av.audio.resampler.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
-            chunks = []
-            for frame in container.decode(audio=0):
-                for out in resampler.resample(frame):
-                    chunks.append(out.to_ndarray().reshape(-1))
-            for out in resampler.resample(None):  # flush what the resampler holds back
-                chunks.append(out.to_ndarray().reshape(-1))
-    except av.error.FFmpegError as exc:
-        raise ValueError(f"cannot decode audio from {path}: {exc}") from exc
-    if not chunks:
-        return np.zeros(0, dtype=np.float32)
-    return np.concatenate(chunks).astype(np.float32) / 32768.0
+    """Decode any file PyAV/ffmpeg reads into mono float32 samples at 16 kHz (the shared decoder)."""
+    return pipeline.load_audio(path)
 
 
 def _monotonic(on_progress: ProgressCallback) -> ProgressCallback:
@@ -229,38 +213,48 @@ class OpenAIWhisperEngine:
         language = self._language(language)
         if beam_size < 1:
             raise ValueError("beam_size must be 1 (greedy) or more")
-        audio = decode_audio(audio_path)
-        duration = len(audio) / SAMPLE_RATE
-        if len(audio) == 0:  # an empty recording: nothing to say, not an error
+        prepared = pipeline.prepare(audio_path)  # decode + voice activity, as faster-whisper's path
+        duration = prepared.duration
+        if prepared.empty:  # silence, noise, a blip: nothing said, nothing invented
             if on_progress:
                 on_progress(1.0)
-            return self._result("", language or ("" if self.multilingual else "en"), 0.0, [])
+            return self._result("", language or ("" if self.multilingual else "en"), duration, [])
+        audio = prepared.speech
 
         options = {
             "temperature": self.temperature,
             "condition_on_previous_text": self.condition_on_previous_text,
+            "compression_ratio_threshold": pipeline.DECODE["compression_ratio_threshold"],
+            "logprob_threshold": pipeline.DECODE["log_prob_threshold"],
+            "no_speech_threshold": pipeline.DECODE["no_speech_threshold"],
             "language": language,
             "fp16": self.fp16,
             # openai-whisper runs beam search only when beam_size is set; 1 means greedy (as faster-whisper)
             "beam_size": beam_size if beam_size > 1 else None,
-            "best_of": 5,  # samples per fallback temperature, faster-whisper's default
+            "best_of": pipeline.DECODE["best_of"],  # samples per fallback temperature
         }
         if on_progress is not None:
             on_progress = _monotonic(on_progress)
         with self._lock:
+            # The sampling fallback draws from torch's generator: the same seed for every
+            # file, so the same audio gives the same text on every run.
+            import torch
+
+            torch.manual_seed(pipeline.SEED)
             if on_progress is None:
                 raw = whisper.transcribe(self._model, audio, verbose=None, **options)
             else:
                 raw = self._transcribe_with_progress(audio, options, on_progress)
         segments = [
             Segment(
-                start=float(s["start"]),
-                end=float(s["end"]),
+                start=prepared.original_time(float(s["start"])),
+                end=prepared.original_time(float(s["end"]), is_end=True),
                 text=s["text"].strip(),
                 avg_logprob=float(s["avg_logprob"]),
                 no_speech_prob=float(s["no_speech_prob"]),
             )
             for s in raw["segments"]
+            if pipeline.keep_segment(s["text"], float(s["avg_logprob"]), float(s["no_speech_prob"]))
         ]
         if on_progress:
             on_progress(1.0)

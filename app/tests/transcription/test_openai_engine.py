@@ -89,14 +89,12 @@ def test_transcribes_real_speech_on_cpu(engine, audio):
 @pytest.mark.parametrize("clip", ["english", "long"])
 def test_same_transcript_as_faster_whisper_at_fp32(engine, tiny_dir, audio, beam_size, clip):
     """The converter is right if PyTorch and CTranslate2 decode the same weights to the same text."""
-    from faster_whisper import WhisperModel
+    # The faster-whisper engine, through the same pipeline (decode, VAD, checks), at fp32.
+    from brefboard.transcription.faster_engine import FasterWhisperEngine
 
-    reference = WhisperModel(str(tiny_dir), device="cpu", compute_type="float32")
-    segments, info = reference.transcribe(
-        str(audio[clip]), beam_size=beam_size, temperature=0.0,
-        condition_on_previous_text=False, vad_filter=False, without_timestamps=False,
-    )
-    expected = [(round(s.start, 2), round(s.end, 2), s.text.strip(), s.avg_logprob) for s in segments]
+    reference = FasterWhisperEngine(str(tiny_dir), device="cpu", compute_type="float32", temperature=0.0)
+    info = reference.transcribe(str(audio[clip]), beam_size=beam_size)
+    expected = [(round(s.start, 2), round(s.end, 2), s.text.strip(), s.avg_logprob) for s in info.segments]
 
     result = engine.transcribe(str(audio[clip]), beam_size=beam_size)
     got = [(round(s.start, 2), round(s.end, 2), s.text, s.avg_logprob) for s in result.segments]
@@ -224,3 +222,39 @@ def test_french_with_the_multilingual_base_model(tmp_path):
     result = engine.transcribe(str(wav), language=None)
     assert result.language == "fr"
     assert {"bonjour", "réunion", "budget", "recrutement", "ingénieurs"} <= words(result.text), result.text
+
+
+def _ffmpeg(*args: str) -> None:
+    import subprocess
+
+    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", *args], check=True)
+
+
+def test_silence_noise_and_a_tenth_of_a_second_give_no_words(tmp_path, audio, tiny_pt):
+    """The shared pipeline (VAD, short-file rule, no_speech checks) on this engine too,
+    with its default temperature fallback."""
+    engine = OpenAIWhisperEngine(str(tiny_pt), device="cpu")
+    silence, noise, tenth = tmp_path / "silence.wav", tmp_path / "noise.wav", tmp_path / "tenth.wav"
+    _ffmpeg("-f", "lavfi", "-i", "anullsrc=r=16000:cl=mono", "-t", "8", str(silence))
+    _ffmpeg("-f", "lavfi", "-i", "anoisesrc=color=white:amplitude=0.1:duration=8:seed=3", "-ar", "16000", str(noise))
+    _ffmpeg("-i", str(audio["english"]), "-ss", "0.5", "-t", "0.1", str(tenth))
+    for path in (silence, noise, tenth):
+        result = engine.transcribe(str(path))
+        assert (result.text, result.segments) == ("", []), (path.name, result.text)
+
+
+def test_pauses_keep_their_times_and_runs_repeat(tmp_path, tiny_pt):
+    engine = OpenAIWhisperEngine(str(tiny_pt), device="cpu")
+    a = espeak("The budget meeting starts at nine.", tmp_path / "a.wav")
+    b = espeak("Please bring the marketing report tomorrow.", tmp_path / "b.wav")
+    path = tmp_path / "pauses.wav"
+    _ffmpeg("-i", str(a), "-f", "lavfi", "-t", "7", "-i", "anullsrc=r=22050:cl=mono", "-i", str(b),
+            "-filter_complex", "[0:a][1:a][2:a]concat=n=3:v=0:a=1", str(path))
+    with wave.open(str(a)) as w:
+        second_start = w.getnframes() / w.getframerate() + 7.0
+    first = engine.transcribe(str(path))
+    assert {"budget", "marketing", "report"} <= words(first.text), first.text
+    marketing = [s for s in first.segments if "marketing" in words(s.text)]
+    assert marketing and marketing[0].start == pytest.approx(second_start, abs=1.0), first.segments
+    second = engine.transcribe(str(path))
+    assert [(s.start, s.end, s.text) for s in second.segments] == [(s.start, s.end, s.text) for s in first.segments]
