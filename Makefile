@@ -9,6 +9,7 @@ SCENARIOS ?= node_exporter prometheus grafana single site
 # make acceptance: the deployed site to drive (see acceptance/README.md).
 URL ?= http://localhost:8080
 PROMETHEUS_URL ?= http://127.0.0.1:9090
+PROMETHEUS_USER ?= admin
 
 .PHONY: help bootstrap lab lab-down check test lint test-roles test-app test-app-fast test-engines test-dashboards molecule acceptance
 help: ## this list
@@ -45,8 +46,11 @@ test-app: ## the Django app: real Redis, Celery, Whisper, browser
 test-app-fast: ## the app tests that start no Celery worker, no browser and no French model
 	BREFBOARD_SKIP_POSTGRES=1 scripts/test-app.sh -q -m 'not worker and not browser and not french'
 
-acceptance: ## a real browser against a deployed site: make acceptance URL=... PROMETHEUS_URL=... (READ_ONLY=1 for production)
-	acceptance/run.sh --base-url '$(URL)' --prometheus-url '$(PROMETHEUS_URL)'
+acceptance: ## a real browser against a deployed site: make acceptance URL=... PROMETHEUS_URL=... [READ_ONLY=1] [EXPECTED_TARGETS=6]
+	ACCEPTANCE_PROMETHEUS_PASSWORD="$${ACCEPTANCE_PROMETHEUS_PASSWORD:-$$(sed -n 's/^vault_prometheus_admin_password: "\(.*\)"$$/\1/p' .cache/lab/secrets.yml 2>/dev/null)}" \
+	ACCEPTANCE_READ_ONLY='$(READ_ONLY)' \
+	acceptance/run.sh --base-url '$(URL)' --prometheus-url '$(PROMETHEUS_URL)' --prometheus-user '$(PROMETHEUS_USER)' \
+	  $(if $(EXPECTED_TARGETS),--expected-targets '$(EXPECTED_TARGETS)') $(ARGS)
 
 test-engines: ## openai-whisper engine and the checkpoint converter (CPU PyTorch)
 	scripts/test-engines.sh
