@@ -1,6 +1,7 @@
 from django import forms
 
 from brefboard.recordings.models import Recording
+from brefboard.recordings.services import ServiceError, clean_title
 
 MAX_TRANSCRIPT_CHARS = 2_000_000  # about 40 hours of speech
 
@@ -22,10 +23,11 @@ class EditForm(forms.ModelForm):
         labels = {"title": "Titre"}
 
     def clean_title(self) -> str:
-        title = " ".join(self.cleaned_data.get("title", "").split())
-        if any(ord(ch) < 32 for ch in title):
-            raise forms.ValidationError("Le titre ne peut pas contenir de caractères de contrôle.")
-        return title
+        # The rule of every path that sets a title (upload, session start, this form).
+        try:
+            return clean_title(self.cleaned_data.get("title", ""))
+        except ServiceError as exc:
+            raise forms.ValidationError(exc.message) from None
 
     def clean_transcript(self) -> str:
         text = self.cleaned_data.get("transcript", "").replace("\r\n", "\n")

@@ -134,6 +134,9 @@ def summary_status(request, pk: int):
 @require_GET
 def export(request, pk: int, fmt: str):
     rec = _own_recording(request, pk)
+    if rec.status == Recording.Status.RECORDING:  # still recording: nothing final to export
+        return HttpResponse("Enregistrement inachevé : rien à exporter.", status=409,
+                            content_type="text/plain; charset=utf-8")
     try:
         if fmt == "pdf":
             fonts = services.pdf_fonts()

@@ -9,6 +9,7 @@ import hashlib
 import logging
 import os
 import tempfile
+import unicodedata
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -58,6 +59,18 @@ def normalize_language(value: str | None) -> str:
     return value
 
 
+TITLE_MAX = 200
+
+
+def clean_title(value) -> str:
+    """Titles, the same on every path: whitespace runs (CR LF and tabs included) become one
+    space, and other control characters are refused (400)."""
+    title = " ".join(str(value or "").split())
+    if any(unicodedata.category(ch) == "Cc" for ch in title):
+        raise ServiceError("Le titre ne peut pas contenir de caractères de contrôle.")
+    return title[:TITLE_MAX]
+
+
 # --- Upload -------------------------------------------------------------------
 
 def create_upload(owner, uploaded_file, *, title: str = "", language: str | None = None) -> Recording:
@@ -67,6 +80,7 @@ def create_upload(owner, uploaded_file, *, title: str = "", language: str | None
     if uploaded_file.size > settings.BREFBOARD_MAX_UPLOAD_BYTES:
         raise ServiceError("le fichier dépasse la taille maximale autorisée", status=413)
     language = normalize_language(language)
+    title = clean_title(title)
     path = _local_path(uploaded_file)
     try:
         info = audio.probe(path)
@@ -79,7 +93,8 @@ def create_upload(owner, uploaded_file, *, title: str = "", language: str | None
     with transaction.atomic():
         rec = Recording.objects.create(
             owner=owner,
-            title=title.strip()[:200] or os.path.splitext(name)[0][:200],
+            title=title or clean_title("".join(ch if unicodedata.category(ch) != "Cc" else " "
+                                               for ch in os.path.splitext(name)[0])),
             source=Recording.Source.UPLOAD,
             status=Recording.Status.READY,
             mime_type=(uploaded_file.content_type or "")[:100],
@@ -122,10 +137,11 @@ class ChunkAck:
 
 def start_session(owner, *, mime_type: str, title: str = "", language: str | None = None) -> Recording:
     language = normalize_language(language)
+    title = clean_title(title)
     mime_type = (mime_type or "audio/webm").strip()[:100]
     rec = Recording.objects.create(
         owner=owner,
-        title=title.strip()[:200],
+        title=title,
         source=Recording.Source.BROWSER,
         status=Recording.Status.RECORDING,
         mime_type=mime_type,

@@ -13,6 +13,7 @@ from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from ..errors import error_response
 from ..monitoring.decorators import monitor_view
 from ..monitoring.jobs import recording_rejected
 from . import services
@@ -29,16 +30,17 @@ def _own_recording(request, pk: int) -> Recording:
     return get_object_or_404(Recording, pk=pk, owner=request.user)
 
 
+def _wants_json(request) -> bool:
+    """Success answers: JSON when asked for (the recorder, fetch); forms get a redirect."""
+    return "application/json" in request.headers.get("Accept", "")
+
+
 def _own_job(request, job_id: str) -> TranscriptionJob:
     try:
         uuid.UUID(str(job_id))
     except ValueError:
         raise Http404("travail inconnu") from None
     return get_object_or_404(TranscriptionJob, pk=job_id, recording__owner=request.user)
-
-
-def _wants_json(request) -> bool:
-    return "application/json" in request.headers.get("Accept", "")
 
 
 # --- Pages ---------------------------------------------------------------------------------
@@ -70,16 +72,19 @@ def recording_detail(request, pk: int):
 def upload(request):
     """Upload an audio or video file; 413 above the size limit, before anything is read."""
     if _declared_length(request) > settings.BREFBOARD_MAX_UPLOAD_BYTES + 64 * 1024:  # + multipart framing
-        return JsonResponse({"error": "le fichier dépasse la taille maximale autorisée"}, status=413)
+        recording_rejected(413)
+        return error_response(request, 413)  # the same 413 as a file found too big once read
     uploaded = request.FILES.get("audio")
-    if uploaded is None:
-        return JsonResponse({"error": "aucun fichier reçu (champ « audio »)"}, status=400)
     try:
+        if uploaded is None:
+            raise ServiceError("aucun fichier reçu (champ « audio »)")
         rec = services.create_upload(
             request.user, uploaded, title=request.POST.get("title", ""), language=request.POST.get("language")
         )
     except ServiceError as exc:
         recording_rejected(exc.status)
+        if exc.status == 413:
+            return error_response(request, 413)
         if _wants_json(request):
             return _error(exc)
         return render(request, "recordings/upload_error.html", {"error": exc.message}, status=exc.status)
@@ -154,7 +159,7 @@ def session_chunk(request, pk: int, index: int):
     """Store chunk ``index`` (raw body); the 200 is sent only once it is committed."""
     rec = _own_recording(request, pk)
     if _declared_length(request) > settings.BREFBOARD_MAX_CHUNK_BYTES:
-        return JsonResponse({"error": "morceau trop gros"}, status=413)  # before reading it
+        return error_response(request, 413, "morceau trop gros")  # before reading it
     try:
         ack = services.add_chunk(rec, index, request.body, stream_start=request.GET.get("stream_start") == "1")
     except ServiceError as exc:

@@ -30,6 +30,9 @@
     return {ok: r.ok, status: r.status, body: body};
   }
   function say(text) { statusEl.textContent = text; }
+  // French plural: 0 and 1 take the singular ("1 morceau reçu", "3 morceaux reçus").
+  function plural(n, one, many) { return `${n} ${n > 1 ? many : one}`; }
+  window.brefboardPlural = plural;
 
   // --- Chunks waiting for their acknowledgement, kept across reloads (IndexedDB) ---
   const pending = (function () {
@@ -233,7 +236,7 @@
       if (r.status === 409 && r.body && r.body.missing && r.body.missing.length) {
         // A missing chunk can no longer be sent (it lived in a page that is gone):
         // say so, and let the user finish with what the server has.
-        say(`Morceaux manquants : ${r.body.missing.join(", ")} (perdus pendant une coupure).`);
+        say(`${r.body.missing.length > 1 ? "Morceaux manquants" : "Morceau manquant"} : ${r.body.missing.join(", ")} (${r.body.missing.length > 1 ? "perdus" : "perdu"} pendant une coupure).`);
         const btn = document.createElement("button");
         btn.type = "button";
         btn.id = "finish-anyway";
@@ -271,7 +274,7 @@
       queue.push(row);
     }
     if (queue.length) {
-      say(`Envoi de ${queue.length} morceau(x) retrouvé(s) dans le navigateur…`);
+      say(`Envoi de ${plural(queue.length, "morceau retrouvé", "morceaux retrouvés")} dans le navigateur…`);
       window.brefboard.recovered = queue.length;
       await sendLoop();
       say("Morceaux retrouvés envoyés.");
@@ -279,7 +282,7 @@
     const again = await api(root.dataset.unfinishedUrl).catch(() => null);
     if (!again || !again.ok || !again.body.sessions.length) return;
     const s = again.body.sessions[0];
-    $("resume-info").textContent = `${s.received} morceaux reçus`;
+    $("resume-info").textContent = plural(s.received, "morceau reçu", "morceaux reçus");
     $("resume").hidden = false;
     liveEl.textContent = s.live_text || "";
     $("resume-continue").onclick = async () => {
