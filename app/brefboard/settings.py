@@ -258,7 +258,9 @@ CELERY_TASK_DEFAULT_QUEUE = BREFBOARD_DEFAULT_QUEUE
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+# A broker restart must not kill a running transcription: its state is in the database
+# (claim, heartbeat, result), not in the broker. Celery's True cancels it on reconnect.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 # Redis re-delivers an unacknowledged message after this many seconds. A duplicate
 # delivery is harmless (the job is claimed in the database) but costs a wake-up,
 # so keep it above the longest transcription.

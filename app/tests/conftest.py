@@ -56,27 +56,41 @@ def redis_server():
     binary = shutil.which("redis-server")
     if binary is None:
         pytest.fail("redis-server is missing: scripts/test-app.sh installs it")
-    proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--daemonize", "no", "--loglevel", "warning"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
     import redis
 
     client = redis.Redis(host="127.0.0.1", port=port)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                pytest.fail("redis-server did not start")
-            time.sleep(0.05)
+    holder = {}
+
+    def start() -> None:
+        proc = subprocess.Popen(
+            [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--daemonize", "no", "--loglevel", "warning"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        holder["proc"] = proc
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    proc.kill()
+                    pytest.fail("redis-server did not start")
+                time.sleep(0.05)
+
+    def restart(down_seconds: float = 2.0) -> None:
+        """Stop the broker (every connection drops, every message is gone), start it again."""
+        holder["proc"].terminate()
+        holder["proc"].wait(timeout=10)
+        time.sleep(down_seconds)
+        start()
+
+    start()
+    client.brefboard_restart = restart
     yield client
-    proc.terminate()
-    proc.wait(timeout=10)
+    holder["proc"].terminate()
+    holder["proc"].wait(timeout=10)
 
 
 # --- Celery workers ----------------------------------------------------------------------------------

@@ -41,14 +41,17 @@ def words(text: str) -> list[str]:
 class Worker:
     """A real `celery worker` process (prefork, one child) in its own process group."""
 
-    def __init__(self, log_path: Path, queues: str = "transcribe.cpu,celery", name: str = "test") -> None:
+    def __init__(self, log_path: Path, queues: str = "transcribe.cpu,celery", name: str = "test",
+                 env: dict | None = None) -> None:
         self.log_path = log_path
         self.queues = queues
         self.name = name
+        self.extra_env = env or {}
         self.proc: subprocess.Popen | None = None
 
     def start(self, timeout: float = 60) -> "Worker":
-        env = dict(os.environ, DJANGO_SETTINGS_MODULE="tests.django_settings", PYTHONPATH=str(APP_DIR))
+        env = dict(os.environ, DJANGO_SETTINGS_MODULE="tests.django_settings", PYTHONPATH=str(APP_DIR),
+                   **self.extra_env)
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "brefboard", "worker", "-Q", self.queues,

@@ -8,6 +8,7 @@ system, no extra service and no extra secret (see app/README.md).
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
@@ -118,6 +119,11 @@ class AudioPart(models.Model):
         constraints = [models.UniqueConstraint(fields=["recording", "index"], name="audiopart_unique_index")]
 
 
+def claim_lease_seconds() -> float:
+    """A running job whose heartbeat is older than this has lost its worker: three missed beats."""
+    return max(3.0, 3 * float(settings.BREFBOARD_HEARTBEAT_SECONDS))
+
+
 class TranscriptionJob(models.Model):
     """One request to transcribe a recording, as seen by the user and by the workers.
 
@@ -185,6 +191,17 @@ class TranscriptionJob(models.Model):
     def stage_label(self) -> str:
         return self.STAGE_LABELS.get(self.stage, self.stage)
 
+    @property
+    def notice(self) -> str:
+        """What the page says while a lost worker's job is being taken over, and after."""
+        if self.status != self.Status.RUNNING:
+            return ""
+        if self.heartbeat_at and timezone.now() - self.heartbeat_at > timedelta(seconds=claim_lease_seconds()):
+            return "Worker perdu — relance en cours…"
+        if not self.stuck and self.stuck_reason:
+            return self.stuck_reason  # "worker … perdu — travail relancé", set by the takeover
+        return ""
+
     def as_dict(self) -> dict:
         return {
             "id": str(self.id),
@@ -198,6 +215,7 @@ class TranscriptionJob(models.Model):
             "attempts": self.attempts,
             "stuck": self.stuck,
             "stuck_reason": self.stuck_reason,
+            "notice": self.notice,
             "error": self.error,
         }
 

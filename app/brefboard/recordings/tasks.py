@@ -29,7 +29,7 @@ from ..monitoring import metrics
 from ..monitoring.decorators import measure_duration
 from ..transcription import get_engine
 from . import audio, storage
-from .models import Recording, Segment, TranscriptionJob
+from .models import Recording, Segment, TranscriptionJob, claim_lease_seconds
 from .services import container_for, missing_chunks
 
 log = logging.getLogger(__name__)
@@ -64,15 +64,49 @@ def worker_name() -> str:
 
 # --- The claim ---------------------------------------------------------------------------
 
+def holder_is_dead(worker: str) -> bool:
+    """Is the process named ``host:pid`` in a claim known to be gone? Only a process of this
+    host can be checked (the pool child a SIGKILL or the OOM killer took: its parent
+    re-queues the message at once, and another child of the same worker gets it)."""
+    host, _, pid = (worker or "").rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    if int(pid) == os.getpid():
+        return True  # this very process: its earlier attempt is over
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    try:  # a killed child its parent has not reaped yet is a zombie: dead too
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[-1].split()[0] in ("Z", "X")
+    except (OSError, IndexError):
+        return False
+
+
 def claim_job(job_id: str) -> tuple[TranscriptionJob, uuid.UUID] | None:
-    """Take the job for this process. None: nothing to do (finished or cancelled)."""
-    stale = timezone.now() - timedelta(seconds=settings.BREFBOARD_STUCK_AFTER_SECONDS)
+    """Take the job for this process. None: nothing to do (finished or cancelled).
+
+    A running job is held while its holder's heartbeat is fresh (three beats,
+    ``claim_lease_seconds``) unless the holder is known dead (``holder_is_dead``):
+    then it is taken over at once, and the page says so.
+    """
+    now = timezone.now()
+    stale = now - timedelta(seconds=claim_lease_seconds())
     with transaction.atomic():
         job = TranscriptionJob.objects.select_for_update().filter(pk=job_id).first()
         if job is None or not job.is_active:
             return None
-        if job.status == TranscriptionJob.Status.RUNNING and job.heartbeat_at and job.heartbeat_at > stale:
-            raise ClaimHeld(job.worker)
+        takeover = ""
+        if job.status == TranscriptionJob.Status.RUNNING and job.heartbeat_at:
+            dead = holder_is_dead(job.worker)
+            if job.heartbeat_at > stale and not dead:
+                raise ClaimHeld(job.worker)
+            takeover = f"worker {job.worker} perdu — travail relancé"
+            log.warning("job %s: taking it over from %s (%s)", job_id, job.worker,
+                        "process gone" if dead else f"silent since {job.heartbeat_at:%H:%M:%S}")
         token = uuid.uuid4()
         now = timezone.now()
         job.status = TranscriptionJob.Status.RUNNING
@@ -83,7 +117,7 @@ def claim_job(job_id: str) -> tuple[TranscriptionJob, uuid.UUID] | None:
         job.heartbeat_at = now
         job.started_at = job.started_at or now
         job.stuck = False
-        job.stuck_reason = ""
+        job.stuck_reason = takeover[:255]  # shown on the page while the job runs again
         job.error = ""
         job.save()
         Recording.objects.filter(pk=job.recording_id).update(status=Recording.Status.PROCESSING)
@@ -167,7 +201,8 @@ def transcribe_recording(self, job_id: str) -> str:
     except ClaimHeld as held:
         # Usually a re-delivery while the first worker is still at it; wait out its lease.
         log.info("job %s held by %s; checking again later", job_id, held)
-        raise self.retry(countdown=settings.BREFBOARD_STUCK_AFTER_SECONDS, max_retries=1000)
+        # Once the lease would have run out: a holder that died silently is taken over then.
+        raise self.retry(countdown=claim_lease_seconds() + 1, max_retries=100_000)
     except TRANSIENT_ERRORS as exc:
         raise self.retry(exc=exc, countdown=_backoff(self.request.retries), max_retries=8)
     if claimed is None:
