@@ -108,3 +108,12 @@ def test_without_a_known_checksum_the_list_is_read(play, tmp_path, server):
                 release_binary_checksum_url=server.base + "/sha256sums.txt")
     assert r["ok"], r
     assert server.requests == ["/sha256sums.txt", f"/tool-1.2.3.linux-{ARCH}.tar.gz"], server.requests
+
+
+def test_a_given_checksum_wins_over_the_known_table(play, tmp_path, server):
+    # The roles ship a table of known checksums (prometheus 2.45.0); a user who
+    # sets prometheus_checksum for a rebuilt or mirrored archive means that one.
+    r = install(play, tmp_path, release_binary_url=server.base + "/tool-1.2.3.linux-__ARCH__.tar.gz",
+                release_binary_checksums={ARCH: "0" * 64}, release_binary_checksum=server.sha)
+    assert r["ok"], r
+    assert (tmp_path / "bin" / "tool").exists()
