@@ -81,7 +81,9 @@ def reload_and_read_offer(b, sid: int) -> dict:
         assert state["body"][key] == s[key], (
             f"/api/sessions/{sid}/ and /api/sessions/unfinished/ disagree on {key}: {state['body'][key]} vs {s[key]}")
     info = b.text("#resume-info")
-    assert f"{s['received']} morceaux" in info, f"the offer says {info!r}, the server has {s['received']} chunks"
+    # French plural: "1 morceau reçu", "3 morceaux reçus" (0 and 1 take the singular).
+    noun = "morceau reçu" if s["received"] <= 1 else "morceaux reçus"
+    assert f"{s['received']} {noun}" in info, f"the offer says {info!r}, the server has {s['received']} chunks"
     return s
 
 

@@ -1,6 +1,9 @@
 """Top-level URLs: accounts, recordings, and whatever optional apps add."""
 from django.apps import apps
 from django.contrib import admin
+from django.contrib.auth.decorators import login_not_required
+from django.http import HttpResponsePermanentRedirect
+from django.templatetags.static import static
 from django.urls import include, path
 
 from brefboard.errors import too_large
@@ -15,6 +18,10 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     # The app's 413 page/JSON, for nginx to serve when its own body limit refuses a request.
     path("errors/413/", too_large, name="error_413"),
+    # Browsers ask /favicon.ico for pages that declare no icon (JSON, PDFs, and
+    # headless Chromium even for pages that do): a 404 there is a console error.
+    path("favicon.ico", login_not_required(lambda request: HttpResponsePermanentRedirect(static("brefboard/favicon.svg"))),
+         name="favicon"),
     path("", include("brefboard.accounts.urls")),
     path("", include("brefboard.recordings.urls")),
 ]

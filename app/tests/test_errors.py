@@ -154,3 +154,11 @@ def test_the_proxy_can_serve_the_apps_own_413(alice_client, english_wav, setting
     assert alice_client.post("/errors/413/").status_code == 413
     anonymous = Client().get("/errors/413/")  # no login redirect: the answer is the 413 itself
     assert anonymous.status_code == 413 and "Fichier trop volumineux" in anonymous.content.decode()
+
+
+def test_every_page_declares_the_site_icon_and_favicon_ico_leads_to_it():
+    # Without either, browsers log a 404 for /favicon.ico on every page load.
+    page = Client().get("/login/")
+    assert 'rel="icon"' in page.content.decode() and "favicon.svg" in page.content.decode()
+    ico = Client().get("/favicon.ico")  # no login needed: browsers ask it for any page
+    assert ico.status_code == 301 and ico["Location"].endswith("brefboard/favicon.svg")
