@@ -27,7 +27,11 @@ lab-down: ## remove the lab containers
 check: bootstrap lint test-roles test-dashboards test-app-fast ## the inner loop, under 5 minutes: lint, role tests, dashboards and rules, the app tests that start no worker or browser
 	@echo "make check: passed"
 
-test: bootstrap lint test-roles test-dashboards test-engines test-app molecule ## everything CI runs
+TEST_SUITES := lint test-roles test-dashboards test-engines test-app molecule
+test: bootstrap ## everything CI runs, each suite timed
+	@for t in $(TEST_SUITES); do \
+	  t0=$$(date +%s); $(MAKE) --no-print-directory $$t; echo "== make $$t: passed in $$(( $$(date +%s) - t0 )) s"; \
+	done
 	@echo "make test: all suites passed"
 
 lint: bootstrap ## yamllint, ansible-lint (production profile), syntax check of every playbook with every inventory
@@ -60,5 +64,7 @@ test-dashboards: ## dashboards regenerate identically; alert rules pass promtool
 
 molecule: bootstrap ## every role scenario: create, converge, idempotence, verify, destroy
 	for s in $(SCENARIOS); do \
-	  if [ -f molecule/$$s/molecule.yml ]; then echo "== molecule $$s"; molecule test -s $$s; fi; \
+	  if [ -f molecule/$$s/molecule.yml ]; then \
+	    echo "== molecule $$s"; t0=$$(date +%s); molecule test -s $$s; echo "== molecule $$s: passed in $$(( $$(date +%s) - t0 )) s"; \
+	  fi; \
 	done
