@@ -7,10 +7,12 @@ Run with the release's Python (it has httpx):
     e2e.py running BASE USER PASSWORD JOB          -> waits until a worker is transcribing the job
     e2e.py job BASE USER PASSWORD JOB              -> prints the job's state (JSON)
     e2e.py summary BASE USER PASSWORD ID           -> waits for the summary; prints it (JSON)
+E2E_LANGUAGE (default en) is the language the upload asks for.
 Every check is on real answers: the login must redirect away from the form, the
 upload must return 201 with a job, the transcript must contain the spoken words.
 """
 import json
+import os
 import re
 import sys
 import time
@@ -69,7 +71,7 @@ def wait_transcript(client: httpx.Client, rec_id: int, words: list[str]) -> str:
 def send(client: httpx.Client, wav: str) -> dict:
     with open(wav, "rb") as audio:
         answer = client.post("/upload/", files={"audio": ("speech.wav", audio, "audio/wav")},
-                             data={"title": "molecule", "language": "en"})
+                             data={"title": "molecule", "language": os.environ.get("E2E_LANGUAGE", "en")})
     if answer.status_code != 201:
         sys.exit(f"upload: {answer.status_code} {answer.text[:300]}")
     return answer.json()
