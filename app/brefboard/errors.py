@@ -44,7 +44,7 @@ def error_response(request, status: int, message: str | None = None, **extra):
     message = message or default
     if wants_json(request):
         return JsonResponse({"error": message, "code": extra.pop("code", code), **extra}, status=status)
-    template = loader.get_template(f"{status}.html")
+    template = loader.get_template("500.html" if status >= 500 else "error.html")
     context = {"title": title, "message": message, "status": status}
     try:
         body = template.render(context, request)
