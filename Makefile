@@ -11,7 +11,7 @@ URL ?= http://localhost:8080
 PROMETHEUS_URL ?= http://127.0.0.1:9090
 PROMETHEUS_USER ?= admin
 
-.PHONY: help bootstrap lab lab-down check test lint test-roles test-app test-app-fast test-engines test-dashboards molecule acceptance
+.PHONY: help bootstrap lab lab-down check test lint test-roles test-role-specs test-app test-app-fast test-engines test-dashboards molecule acceptance
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
 
@@ -24,7 +24,7 @@ lab: bootstrap ## bring up the lab containers, run site.yml, print where to look
 lab-down: ## remove the lab containers
 	scripts/lab.sh down
 
-check: bootstrap lint test-roles test-dashboards test-app-fast ## the inner loop, under 5 minutes: lint, role tests, dashboards and rules, the app tests that start no worker or browser
+check: bootstrap lint test-role-specs test-dashboards test-app-fast ## the inner loop, under 5 minutes: lint, role specs, dashboards and rules, the app tests that start no worker or browser
 	@echo "make check: passed"
 
 TEST_SUITES := lint test-roles test-dashboards test-engines test-app molecule
@@ -43,6 +43,9 @@ lint: bootstrap ## yamllint, ansible-lint (production profile), syntax check of 
 
 test-roles: bootstrap ## role specs and defaults agree, templates, tags, preflights on every inventory
 	.venv/bin/pytest -q tests
+
+test-role-specs: bootstrap ## each role's argument spec agrees with its defaults (the quick part of test-roles)
+	.venv/bin/pytest -q tests/test_role_specs.py
 
 test-app: ## the Django app: real Redis, Celery, Whisper, browser
 	scripts/test-app.sh
