@@ -77,11 +77,7 @@ def test_record_in_the_browser_and_get_the_transcript(browser, live_server, alic
     from selenium.webdriver.common.by import By
 
     start_worker()
-    browser.get(live_server.url + "/login/")
-    browser.find_element(By.ID, "id_username").send_keys("alice")
-    browser.find_element(By.ID, "id_password").send_keys("correct horse battery")
-    browser.find_element(By.ID, "login-submit").click()
-    wait_for(lambda: browser.find_elements(By.ID, "start"), timeout=15, what="the home page")
+    _log_in_as_alice(browser, live_server)
 
     browser.find_element(By.ID, "start").click()
     started = time.monotonic()
@@ -117,11 +113,7 @@ def test_network_cut_then_reload_loses_nothing_acknowledged_or_kept(browser, liv
     from selenium.webdriver.common.by import By
 
     start_worker()
-    browser.get(live_server.url + "/login/")
-    browser.find_element(By.ID, "id_username").send_keys("alice")
-    browser.find_element(By.ID, "id_password").send_keys("correct horse battery")
-    browser.find_element(By.ID, "login-submit").click()
-    wait_for(lambda: browser.find_elements(By.ID, "start"), timeout=15, what="the home page")
+    _log_in_as_alice(browser, live_server)
     browser.find_element(By.ID, "start").click()
     wait_for(lambda: browser.execute_script("return window.brefboard.sent") >= 2, timeout=30, what="two chunks sent",
              state=lambda: _page_state(browser))
@@ -160,11 +152,7 @@ def test_resume_after_exactly_one_chunk_appends_the_new_stream(browser, live_ser
     header, was refused with 409 and dropped the new stream's first chunk, header and all."""
     from selenium.webdriver.common.by import By
 
-    browser.get(live_server.url + "/login/")
-    browser.find_element(By.ID, "id_username").send_keys("alice")
-    browser.find_element(By.ID, "id_password").send_keys("correct horse battery")
-    browser.find_element(By.ID, "login-submit").click()
-    wait_for(lambda: browser.find_elements(By.ID, "start"), timeout=15, what="the home page")
+    _log_in_as_alice(browser, live_server)
     browser.find_element(By.ID, "start").click()
     wait_for(lambda: browser.execute_script("return window.brefboard.sent") >= 1, timeout=30, what="chunk 0 sent",
              state=lambda: _page_state(browser))
@@ -193,6 +181,17 @@ def test_resume_after_exactly_one_chunk_appends_the_new_stream(browser, live_ser
     assert rec.status == Recording.Status.QUEUED and rec.missing_seconds == 0.0
     # Chunk 0 and the whole resumed stream: about 3 s a chunk, none refused.
     assert rec.duration == pytest.approx(3.0 * rec.chunk_count, abs=3.5), (rec.duration, rec.chunk_count)
+
+
+def _log_in_as_alice(browser, live_server) -> None:
+    """Through the login form, as a user does, until the recorder's page is there."""
+    from selenium.webdriver.common.by import By
+
+    browser.get(live_server.url + "/login/")
+    browser.find_element(By.ID, "id_username").send_keys("alice")
+    browser.find_element(By.ID, "id_password").send_keys("correct horse battery")
+    browser.find_element(By.ID, "login-submit").click()
+    wait_for(lambda: browser.find_elements(By.ID, "start"), timeout=15, what="the home page")
 
 
 def _page_state(browser) -> dict:
