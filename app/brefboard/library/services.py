@@ -24,7 +24,8 @@ from brefboard.summaries.exports import ExportDocument, ExportError
 from brefboard.summaries.generate import generate_summary
 from brefboard.summaries.llm import ChatClient, LLMConfig, LLMError
 
-from . import metrics, search_index
+from ..monitoring import metrics
+from . import search_index
 from .models import Summary
 
 log = logging.getLogger(__name__)

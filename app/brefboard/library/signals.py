@@ -29,7 +29,7 @@ def summary_after_transcription(sender, instance: TranscriptionJob, created: boo
 
 
 def _request(recording_id: int, job_id) -> None:
-    from . import metrics
+    from ..monitoring import metrics
     from .models import Summary
     from .services import request_summary
 

@@ -1,30 +1,22 @@
-"""Every custom metric, defined once (the original kept them all in one ``metrics.py``).
+"""Every metric the app records, defined once: this module is the registry.
 
 Names are given as prometheus_client wants them: a counter's name without
 ``_total`` (the client appends it on ``/metrics``). What PromQL sees is listed
-in grafana_dashboards/METRICS.md.
+in grafana_dashboards/METRICS.md. Code that records a metric imports this
+module (``from brefboard.monitoring import metrics``) and nothing defines one
+elsewhere: prometheus_client refuses a second metric of the same name.
 
 Multiprocess mode (gunicorn workers, Celery prefork children) writes every
 value to a file per process; counters and histograms are summed over the
 files, gauges need a ``multiprocess_mode`` saying how to merge them.
 
-Other modules may define some of these metrics too (the library app defines
-the summary ones and reuses ours when this module is importable); a metric
-already registered under the same name is reused instead of redefined.
+The HTTP families of django-prometheus that the dashboards and rules read are
+here too (``HttpMetrics``, registered when the web middleware starts); the
+database and cache ones stay django-prometheus' own (its DB and cache backends).
 """
 from __future__ import annotations
 
-from prometheus_client import REGISTRY, Counter, Gauge, Histogram
-
-
-def _get_or_create(cls, name: str, documentation: str, **kwargs):
-    """The metric registered as ``name``, or a new one: two definitions must not clash."""
-    exposed = name + "_total" if cls is Counter else name
-    existing = REGISTRY._names_to_collectors.get(exposed)  # noqa: SLF001 (no public lookup exists)
-    if existing is not None:
-        return existing
-    return cls(name, documentation, **kwargs)
-
+from prometheus_client import Counter, Gauge, Histogram
 
 SCORE_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, float("inf"))
 # Views answer in ms; an upload of a long file or a PDF export takes seconds.
@@ -35,66 +27,53 @@ AUDIO_BUCKETS = (5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, float("in
 
 # --- The original's metrics (names, types and labels kept) --------------------------------------
 
-ERRORS = _get_or_create(Counter, "django_error", "Application errors by kind.", labelnames=["type"])
-VIEW_LATENCY = _get_or_create(
-    Histogram, "django_view_latency_seconds", "Latency of each view.", labelnames=["view_name"], buckets=VIEW_BUCKETS
-)
-EXCEPTIONS = _get_or_create(Counter, "django_exceptions", "Unhandled exceptions by class.", labelnames=["type"])
-REQUESTS = _get_or_create(Counter, "django_request_count", "Requests per view.", labelnames=["view_name"])
-AUDIO_RECORDINGS = _get_or_create(Counter, "django_audio_recordings", "Recordings started (browser or upload).")
-TRANSCRIPTION_DURATION = _get_or_create(
-    Histogram, "django_transcription_duration_seconds", "Duration of a whole transcription task.",
-    buckets=TASK_BUCKETS,
-)
-WHISPER_PROCESSING = _get_or_create(
-    Histogram, "whisper_processing_time_seconds", "Time Whisper itself took.", buckets=TASK_BUCKETS
-)
-WHISPER_ERRORS = _get_or_create(
-    Counter, "whisper_errors", "Whisper failures by exception class.", labelnames=["error_type"]
-)
-AUDIO_DURATION = _get_or_create(
-    Histogram, "audio_duration_seconds", "Duration of the recorded audio.", buckets=AUDIO_BUCKETS
-)
-RECORDING_ERRORS = _get_or_create(
-    Counter, "recording_errors", "Recording failures by kind.", labelnames=["error_type"]
-)
+ERRORS = Counter("django_error", "Application errors by kind.", labelnames=["type"])
+VIEW_LATENCY = Histogram("django_view_latency_seconds", "Latency of each view.", labelnames=["view_name"],
+                         buckets=VIEW_BUCKETS)
+EXCEPTIONS = Counter("django_exceptions", "Unhandled exceptions by class.", labelnames=["type"])
+REQUESTS = Counter("django_request_count", "Requests per view.", labelnames=["view_name"])
+AUDIO_RECORDINGS = Counter("django_audio_recordings", "Recordings started (browser or upload).")
+TRANSCRIPTION_DURATION = Histogram("django_transcription_duration_seconds", "Duration of a whole transcription task.",
+                                   buckets=TASK_BUCKETS)
+WHISPER_PROCESSING = Histogram("whisper_processing_time_seconds", "Time Whisper itself took.", buckets=TASK_BUCKETS)
+WHISPER_ERRORS = Counter("whisper_errors", "Whisper failures by exception class.", labelnames=["error_type"])
+AUDIO_DURATION = Histogram("audio_duration_seconds", "Duration of the recorded audio.", buckets=AUDIO_BUCKETS)
+RECORDING_ERRORS = Counter("recording_errors", "Recording failures by kind.", labelnames=["error_type"])
 # mostrecent: the last recording's score, whichever process measured it.
-RECORDING_QUALITY = _get_or_create(
-    Gauge, "recording_quality", "Quality score (0..1) of the last recording measured.",
-    multiprocess_mode="mostrecent",
-)
-SUMMARIES_GENERATED = _get_or_create(Counter, "django_summaries_generated", "Summaries generated.")
-SUMMARY_GENERATION = _get_or_create(
-    Histogram, "django_summary_generation_seconds", "Time to generate a summary and its title.",
+RECORDING_QUALITY = Gauge("recording_quality", "Quality score (0..1) of the last recording measured.",
+                          multiprocess_mode="mostrecent")
+SUMMARIES_GENERATED = Counter("django_summaries_generated", "Summaries generated.")
+# Summaries take seconds (extractive) to minutes (a long transcript, a busy GPU); successful ones only.
+SUMMARY_GENERATION_SECONDS = Histogram(
+    "django_summary_generation_seconds", "Time to generate a summary and its title (successful generations).",
     buckets=(0.1, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600, float("inf")),
 )
 
 # --- Added by this project ------------------------------------------------------------------------------
 
-QUEUE_WAIT = _get_or_create(
-    Histogram, "brefboard_queue_wait_seconds", "Time a job waited between enqueue and a worker starting it.",
+QUEUE_WAIT = Histogram(
+    "brefboard_queue_wait_seconds", "Time a job waited between enqueue and a worker starting it.",
     labelnames=["queue"], buckets=(0.1, 0.5, 1, 5, 15, 30, 60, 120, 300, 600, 1800, float("inf")),
 )
-UPLOAD_TO_TRANSCRIPT = _get_or_create(
-    Histogram, "brefboard_upload_to_transcript_seconds",
+UPLOAD_TO_TRANSCRIPT = Histogram(
+    "brefboard_upload_to_transcript_seconds",
     "Time from the upload (or the end of the recording) to the transcript being stored.",
     buckets=(1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, float("inf")),
 )
-REALTIME_FACTOR = _get_or_create(
-    Histogram, "brefboard_transcription_realtime_factor",
+REALTIME_FACTOR = Histogram(
+    "brefboard_transcription_realtime_factor",
     "Whisper processing time divided by the audio duration (above 1: slower than real time).",
     labelnames=["device"], buckets=(0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 4, 8, float("inf")),
 )
-TRANSCRIPTION_QUALITY = _get_or_create(
-    Histogram, "brefboard_transcription_quality",
+TRANSCRIPTION_QUALITY = Histogram(
+    "brefboard_transcription_quality",
     "Transcription quality (0..1) from Whisper's avg_logprob and no_speech_prob.", buckets=SCORE_BUCKETS,
 )
-RECORDING_QUALITY_SCORE = _get_or_create(
-    Histogram, "recording_quality_score", "Recording quality scores (0..1), as a distribution.",
-    buckets=SCORE_BUCKETS,
+RECORDING_QUALITY_SCORE = Histogram(
+    "recording_quality_score", "Recording quality scores (0..1), as a distribution.", buckets=SCORE_BUCKETS,
 )
-WHISPER_GPU_MEMORY = _get_or_create(
-    Gauge, "whisper_gpu_memory_bytes", "GPU memory seen by the Whisper worker.",
+WHISPER_GPU_MEMORY = Gauge(
+    "whisper_gpu_memory_bytes", "GPU memory seen by the Whisper worker.",
     # mostrecent, not max: pool children come and go, and a dead one's peak is not today's use.
     labelnames=["gpu", "kind"], multiprocess_mode="mostrecent",
 )
@@ -103,6 +82,7 @@ WHISPER_GPU_MEMORY = _get_or_create(
 TRANSCRIPTION_FAILED = "transcription_failed"
 AUDIO_SAVE_ERROR = "audio_save_error"
 SUMMARY_GENERATION_ERROR = "summary_generation_error"
+SUMMARY_ERROR_TYPE = SUMMARY_GENERATION_ERROR  # the name brefboard.library uses for it
 HTTP_CLIENT_ERROR = "http_4xx"
 HTTP_SERVER_ERROR = "http_5xx"
 
