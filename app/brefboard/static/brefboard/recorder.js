@@ -7,15 +7,26 @@
  * network cut the page sends what IndexedDB still holds, then offers to resume
  * the unfinished session (a new MediaRecorder stream is appended, marked
  * stream_start) or to finish it. At most the audio not yet emitted is lost.
+ *
+ * While it records the page shows the elapsed time (mm:ss), the microphone's
+ * input level (a <meter>, from a Web Audio AnalyserNode on the same stream), a
+ * warning after SILENCE_MS below SILENCE_RMS (a muted or wrong microphone
+ * records silence), and the chunks waiting to be sent, sent and refused.
+ * No inline script anywhere: the Content-Security-Policy is script-src 'self'.
  */
 (function () {
   "use strict";
   const CHUNK_MS = 3000;
+  const SILENCE_RMS = 0.003;   // about -50 dBFS: below it, the microphone hears nothing
+  const SILENCE_MS = 5000;     // that long below it, and the page says so
+  const LEVEL_EVERY_MS = 100;  // a timer, not requestAnimationFrame: it also runs in a background tab
   const root = document.getElementById("recorder");
   if (!root) return;
   const $ = (id) => document.getElementById(id);
   const statusEl = $("rec-status"), liveEl = $("live-transcript"), levelEl = $("level");
   const startBtn = $("start"), stopBtn = $("stop");
+  const elapsedEl = $("rec-elapsed"), silenceEl = $("rec-silence");
+  const queuedEl = $("chunks-queued"), sentEl = $("chunks-sent"), failedEl = $("chunks-failed");
 
   function csrfToken() {
     const m = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
@@ -78,7 +89,45 @@
   let nextIndex = 0, streamStart = true, streamNo = 0;
   const queue = [];          // [{session, index, blob, streamStart, stream}]
   let sending = false, livePoll = null;
-  window.brefboard = {maxLevel: 0, sent: 0, produced: 0, recovered: 0, session: () => session};
+  window.brefboard = {maxLevel: 0, level: 0, sent: 0, failed: 0, produced: 0, recovered: 0, silent: false,
+                      elapsed: 0, queued: () => queue.length, session: () => session};
+
+  // --- What the user sees while recording ------------------------------------------------------
+  function mmss(ms) {
+    const total = Math.max(0, Math.floor(ms / 1000));
+    const m = Math.floor(total / 60), sec = total % 60;
+    return `${String(m).padStart(2, "0")}:${String(sec).padStart(2, "0")}`;
+  }
+  let elapsedBase = 0, streamStartedAt = null, elapsedTimer = null;
+  function showElapsed() {
+    const ms = elapsedBase + (streamStartedAt === null ? 0 : performance.now() - streamStartedAt);
+    window.brefboard.elapsed = ms / 1000;
+    if (!elapsedEl) return;
+    elapsedEl.textContent = mmss(ms);
+    elapsedEl.setAttribute("datetime", `PT${Math.floor(ms / 1000)}S`);
+  }
+  function elapsedStart(baseMs) {
+    elapsedBase = baseMs;
+    streamStartedAt = performance.now();
+    showElapsed();
+    clearInterval(elapsedTimer);
+    elapsedTimer = setInterval(showElapsed, 250);
+  }
+  function elapsedStop() {
+    if (streamStartedAt !== null) elapsedBase += performance.now() - streamStartedAt;
+    streamStartedAt = null;
+    clearInterval(elapsedTimer);
+    showElapsed();
+  }
+  function showCounts() {
+    if (queuedEl) queuedEl.textContent = String(queue.length);
+    if (sentEl) sentEl.textContent = String(window.brefboard.sent);
+    if (failedEl) failedEl.textContent = String(window.brefboard.failed);
+  }
+  function showSilence(silent) {
+    window.brefboard.silent = silent;
+    if (silenceEl && silenceEl.hidden === silent) silenceEl.hidden = !silent;
+  }
 
   async function sendLoop() {
     if (sending) return;
@@ -99,6 +148,7 @@
         queue.shift();
         await pending.remove(item.session, item.index);
         window.brefboard.sent += 1;
+        showCounts();
         delay = 500;
         continue;
       }
@@ -121,6 +171,8 @@
       if (res.status >= 400 && res.status < 500 && res.status !== 408 && res.status !== 429) {
         say(`Morceau ${item.index} refusé : ${(res.body && res.body.error) || res.status}`);
         queue.shift();  // the server will never take it; do not block the rest
+        window.brefboard.failed += 1;
+        showCounts();
         await pending.remove(item.session, item.index);
         continue;
       }
@@ -141,7 +193,10 @@
     for (const q of moved) await pending.put(q);
   }
 
+  let levelTimer = null;
   function meter(mediaStream) {
+    let quietSince = performance.now();
+    showSilence(false);
     try {
       audioCtx = new (window.AudioContext || window.webkitAudioContext)();
       const src = audioCtx.createMediaStreamSource(mediaStream);
@@ -149,20 +204,34 @@
       analyser.fftSize = 2048;
       src.connect(analyser);
       const buf = new Float32Array(analyser.fftSize);
-      (function tick() {
-        if (!recorder) return;
+      clearInterval(levelTimer);
+      levelTimer = setInterval(() => {
+        if (!recorder) { clearInterval(levelTimer); return; }
+        if (audioCtx.state === "suspended") audioCtx.resume().catch(() => {});
         analyser.getFloatTimeDomainData(buf);
         let sum = 0;
         for (const v of buf) sum += v * v;
         const rms = Math.sqrt(sum / buf.length);
-        levelEl.value = Math.min(1, rms * 4);
+        const shown = Math.min(1, rms * 4);
+        levelEl.value = shown;
+        levelEl.setAttribute("aria-valuetext", `${Math.round(shown * 100)} %`);
+        window.brefboard.level = rms;
         window.brefboard.maxLevel = Math.max(window.brefboard.maxLevel, rms);
-        requestAnimationFrame(tick);
-      })();
+        const now = performance.now();
+        if (rms >= SILENCE_RMS) quietSince = now;
+        showSilence(now - quietSince >= SILENCE_MS);
+      }, LEVEL_EVERY_MS);
     } catch (e) { /* the meter is a nicety */ }
   }
 
-  async function startRecorder() {
+  function meterStop() {
+    clearInterval(levelTimer);
+    levelEl.value = 0;
+    levelEl.setAttribute("aria-valuetext", "0 %");
+    showSilence(false);
+  }
+
+  async function startRecorder(elapsedFromMs) {
     stream = await navigator.mediaDevices.getUserMedia({audio: {echoCancellation: false, noiseSuppression: false, autoGainControl: false}});
     const mimeType = pickMimeType();
     recorder = new MediaRecorder(stream, mimeType ? {mimeType: mimeType} : {});
@@ -174,10 +243,12 @@
       streamStart = false;
       window.brefboard.produced = nextIndex;
       queue.push(item);  // in order, synchronously: the IndexedDB copy may land later
+      showCounts();
       await pending.put(item);
       sendLoop();
     };
     recorder.start(CHUNK_MS);
+    elapsedStart(elapsedFromMs || 0);
     meter(stream);
     startBtn.disabled = true;
     stopBtn.disabled = false;
@@ -220,6 +291,8 @@
     say("Envoi des derniers morceaux…");
     await stopRecorder();
     recorder = null;
+    elapsedStop();
+    meterStop();
     if (stream) stream.getTracks().forEach((t) => t.stop());
     if (audioCtx) audioCtx.close();
     clearInterval(livePoll);
@@ -273,6 +346,7 @@
       if (!open.has(row.session)) { await pending.remove(row.session, row.index); continue; }
       queue.push(row);
     }
+    showCounts();
     if (queue.length) {
       say(`Envoi de ${plural(queue.length, "morceau retrouvé", "morceaux retrouvés")} dans le navigateur…`);
       window.brefboard.recovered = queue.length;
@@ -289,7 +363,8 @@
       $("resume").hidden = true;
       session = s;
       nextIndex = await resumeIndex(s);
-      try { await startRecorder(); } catch (e) { say("Micro indisponible : " + e); }
+      // The elapsed time goes on from what the server holds (a chunk is CHUNK_MS of audio).
+      try { await startRecorder(s.received * CHUNK_MS); } catch (e) { say("Micro indisponible : " + e); }
     };
     $("resume-finish").onclick = async () => { $("resume").hidden = true; session = s; await finishSession(false); };
     $("resume-discard").onclick = async () => {
