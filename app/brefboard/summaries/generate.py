@@ -76,12 +76,15 @@ def generate_summary(
     *,
     language: str | None = None,
     client: ChatClient | None = None,
+    segments=None,
 ) -> Summary:
     """Summary, title and structured part of ``transcript``.
 
     ``language``: the transcript's language as Whisper reported it; guessed
     from the text when absent. ``client``: ``None`` selects the extractive
-    fallback. Raises ``LLMError`` when the endpoint fails.
+    fallback. ``segments``: Whisper's timed segments of the transcript
+    (objects or dicts with start, end, text), which the extractive path cuts
+    units on; optional. Raises ``LLMError`` when the endpoint fails.
     """
     transcript = (transcript or "").strip()
     lang = normalize_language(language) or detect_language(transcript)
@@ -92,7 +95,7 @@ def generate_summary(
                        method=TOO_SHORT, structured_valid=True)
 
     if client is None:
-        return extractive.summarize(transcript, lang)
+        return extractive.summarize(transcript, lang, segments=segments)
 
     config = client.config
     output_tokens = min(config.max_output_tokens, max(256, config.context_tokens // 4))
@@ -122,7 +125,7 @@ def generate_summary(
         caller.text(prompts.title_messages(summary, lang), max_tokens=64, temperature=0.0)
     )
     if not title:
-        title = extractive.summarize(transcript, lang).title
+        title = extractive.summarize(transcript, lang, segments=segments).title
 
     return Summary(
         title=title,

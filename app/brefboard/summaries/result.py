@@ -20,6 +20,10 @@ class Summary:
     key_points: list[str] = field(default_factory=list)
     decisions: list[str] = field(default_factory=list)
     action_items: list[str] = field(default_factory=list)
+    # The action items' parts where the method knows them (extractive):
+    # [{"owner": "Maria", "task": "draft two options", "due": "by Friday"}].
+    # Not stored: action_items already says all of it, in one line each.
+    actions: list[dict] = field(default_factory=list)
     language: str = "fr"
     method: str = LLM  # LLM | EXTRACTIVE | TOO_SHORT
     model: str = ""

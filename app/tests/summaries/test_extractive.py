@@ -40,7 +40,11 @@ def test_french_structured_cues():
     result = extractive.summarize(FR, "fr")
     assert "Nous avons décidé de renégocier les licences logicielles avec le fournisseur." in result.decisions
     assert "Le comité valide le recrutement de deux développeurs pour le projet Hermès." in result.decisions
-    assert result.action_items == ["Paul doit envoyer le nouveau planning du projet avant le 15 mars."]
+    # owner, task and due date, laid out; the sentence itself is in no other section
+    assert result.action_items == ["Paul : envoyer le nouveau planning du projet (échéance : avant le 15 mars)"]
+    assert result.actions == [{"owner": "Paul", "task": "envoyer le nouveau planning du projet",
+                               "due": "avant le 15 mars"}]
+    assert not any("Paul" in s for s in split_sentences(result.summary) + result.key_points)
 
 
 def test_english_summary_and_cues():
@@ -48,7 +52,8 @@ def test_english_summary_and_cues():
     assert result.language == "en"
     assert all(p in split_sentences(EN) for p in split_sentences(result.summary))
     assert result.decisions == ["We agreed to move the launch of the mobile app to June."]
-    assert "Anna will update the launch roadmap by Friday." in result.action_items
+    assert result.action_items == ["Anna: update the launch roadmap (due: by Friday)"]
+    assert "June" not in result.summary and "Anna" not in result.summary
 
 
 def test_titles_follow_the_rules():
@@ -62,9 +67,20 @@ def test_titles_follow_the_rules():
 def test_title_is_the_phrase_the_meeting_repeats():
     assert extractive.summarize(FR).title == "Budget du projet Hermès"
     assert extractive.summarize(EN).title == "Launch plan"
-    # nothing repeated: the best short sentence, whole
+    # nothing repeated: what was decided
     once = "Bonjour. Le comité valide la feuille de route. Merci à tous pour votre travail remarquable cette année."
-    assert extractive.summarize(once, "fr").title == "Le comité valide la feuille de route"
+    assert extractive.summarize(once, "fr").title == "Feuille de route"
+    # no decision either: the best short sentence, whole
+    plain = "Bonjour à tous. Nous examinons les chiffres et les risques du trimestre. Merci beaucoup, au revoir."
+    assert extractive.summarize(plain, "fr").title == "Nous examinons les chiffres et les risques du trimestre"
+
+
+def test_title_is_the_subject_the_meeting_states():
+    text = ("Okay, so today is about the newsletter format, we looked at the two layouts last week, "
+            "and we decided to keep the monthly schedule.")
+    assert extractive.summarize(text, "en").title == "Newsletter format"
+    text = "Bon, alors l'objet de la réunion c'est le budget du projet Hermès, qui a dépassé de dix pour cent."
+    assert extractive.summarize(text, "fr").title == "Budget du projet Hermès"
 
 
 def test_too_short_says_so_in_the_right_language():

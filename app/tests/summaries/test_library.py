@@ -462,14 +462,13 @@ def test_regenerate_needs_a_transcript(alice, alice_client):
 
 def test_finished_transcription_queues_a_summary_on_the_real_broker(alice, redis_server,
                                                                     django_capture_on_commit_callbacks):
-    """The signal fires when the recordings app saves a job as done; the message
-    lands in Redis, in the `summaries` queue, once per transcript."""
+    """The transcription task asks for the summary once the job is done (no signal:
+    a direct call); the message lands in Redis, in the `summaries` queue, once per transcript."""
     redis_server.delete("summaries")
     rec = make_recording(alice, segments=False)
-    job = TranscriptionJob.objects.create(recording=rec, queue="transcribe.cpu")
+    job = TranscriptionJob.objects.create(recording=rec, queue="transcribe.cpu", status=TranscriptionJob.Status.DONE)
     with django_capture_on_commit_callbacks(execute=True):
-        job.status = TranscriptionJob.Status.DONE
-        job.save()
+        services.summary_after_transcript(rec.pk, job.pk)
     summary = Summary.objects.get(recording=rec)
     assert summary.status == "queued" and summary.source_job == job.pk
     assert redis_server.llen("summaries") == 1
@@ -477,7 +476,7 @@ def test_finished_transcription_queues_a_summary_on_the_real_broker(alice, redis
     assert message["headers"]["task"] == "brefboard.library.tasks.summarize_recording"
     assert message["headers"]["argsrepr"] == repr([summary.pk, str(summary.request_id)])
     with django_capture_on_commit_callbacks(execute=True):
-        job.save()  # saved again (e.g. an admin edit): no second request
+        services.summary_after_transcript(rec.pk, job.pk)  # asked again (a re-delivery): no second request
     assert redis_server.llen("summaries") == 1
     redis_server.delete("summaries")
 
@@ -485,10 +484,9 @@ def test_finished_transcription_queues_a_summary_on_the_real_broker(alice, redis
 def test_a_silent_recording_gets_no_summary(alice, redis_server, django_capture_on_commit_callbacks):
     redis_server.delete("summaries")
     rec = make_recording(alice, transcript="", segments=False)
-    job = TranscriptionJob.objects.create(recording=rec, queue="transcribe.cpu")
+    job = TranscriptionJob.objects.create(recording=rec, queue="transcribe.cpu", status=TranscriptionJob.Status.DONE)
     with django_capture_on_commit_callbacks(execute=True):
-        job.status = TranscriptionJob.Status.DONE
-        job.save()
+        services.summary_after_transcript(rec.pk, job.pk)
     assert not Summary.objects.filter(recording=rec).exists()
     assert redis_server.llen("summaries") == 0
 
