@@ -34,6 +34,20 @@ def env_float(name: str, default: float) -> float:
     return float(raw) if raw not in (None, "") else default
 
 
+def env_secret(name: str, default: str = "") -> str:
+    """A secret from the file ``NAME_FILE`` names (kept out of the environment and of ``ps``), else
+    from ``NAME`` itself. A named file that cannot be read stops the start, saying which
+    variable (never the value)."""
+    path = os.environ.get(f"{name}_FILE", "").strip()
+    if not path:
+        return os.environ.get(name, default)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return fh.read().strip()
+    except OSError as exc:
+        raise RuntimeError(f"{name}_FILE cannot be read ({exc.strerror or type(exc).__name__})") from None
+
+
 def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
 
@@ -123,7 +137,7 @@ def sqlite_database(path: str) -> dict:
 
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
-SECRET_KEY = env_str("DJANGO_SECRET_KEY") or ("insecure-dev-key-only-for-debug" if DEBUG else "")
+SECRET_KEY = env_secret("DJANGO_SECRET_KEY") or ("insecure-dev-key-only-for-debug" if DEBUG else "")
 if not SECRET_KEY:
     raise RuntimeError("DJANGO_SECRET_KEY must be set (or DJANGO_DEBUG=1 for development)")
 # Host names (a port or scheme given is dropped). A browser's POST passes the CSRF
@@ -151,9 +165,7 @@ INSTALLED_APPS = [
 ] + env_list("BREFBOARD_EXTRA_APPS")
 
 MIDDLEWARE = [
-    # django-prometheus' Before/After pair wraps every other middleware (its documented order);
-    # ours come right after it so that every request is counted, redirects to login included.
-    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    # Ours come first so that every request is counted, redirects to login included.
     "brefboard.monitoring.middleware.RequestMiddleware",
     "brefboard.monitoring.middleware.ExceptionMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -165,7 +177,9 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Every page needs a login; the few public ones are marked @login_not_required.
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
-    "django_prometheus.middleware.PrometheusAfterMiddleware",
+    # django-prometheus' request families that the dashboards read, where its After
+    # middleware stood (it replaces the Before/After pair at a third of the cost).
+    "brefboard.monitoring.middleware.PrometheusMiddleware",
 ]
 
 ROOT_URLCONF = "brefboard.urls"
@@ -237,6 +251,8 @@ BREFBOARD_DEVICE = env_str("BREFBOARD_DEVICE", "auto")  # auto | cpu | cuda
 BREFBOARD_COMPUTE_TYPE = env_str("BREFBOARD_COMPUTE_TYPE", "")  # "" = engine default
 BREFBOARD_LANGUAGE = env_str("BREFBOARD_LANGUAGE", "fr")  # "auto" = detect
 BREFBOARD_BEAM_SIZE = env_int("BREFBOARD_BEAM_SIZE", 5)
+# CTranslate2's threads per transcription process (faster-whisper); 0 = its default.
+BREFBOARD_CPU_THREADS = env_int("BREFBOARD_CPU_THREADS", 0)
 BREFBOARD_LIVE_ENABLED = env_bool("BREFBOARD_LIVE_ENABLED", True)
 BREFBOARD_LIVE_MIN_SECONDS = env_float("BREFBOARD_LIVE_MIN_SECONDS", 4.0)
 # Queue new jobs go to; workers choose theirs with `celery worker -Q`.
@@ -247,6 +263,24 @@ BREFBOARD_HEARTBEAT_SECONDS = env_float("BREFBOARD_HEARTBEAT_SECONDS", 10.0)
 BREFBOARD_STUCK_AFTER_SECONDS = env_float("BREFBOARD_STUCK_AFTER_SECONDS", 120.0)
 # A job queued for this long with no worker taking it is reported stuck too.
 BREFBOARD_QUEUED_STUCK_AFTER_SECONDS = env_float("BREFBOARD_QUEUED_STUCK_AFTER_SECONDS", 3600.0)
+
+# --- Summaries and the library ---------------------------------------------------
+# Queue of the summary jobs (a worker started with -Q summaries takes them).
+BREFBOARD_SUMMARY_QUEUE = env_str("BREFBOARD_SUMMARY_QUEUE", "") or "summaries"
+# PostgreSQL text search configuration (stemming) of the library's search; applied at migrate.
+BREFBOARD_SEARCH_CONFIG = env_str("BREFBOARD_SEARCH_CONFIG", "") or "french"
+# An OpenAI-compatible endpoint for the summaries; none: the extractive summary.
+# Strings, checked by summaries.llm.LLMConfig.from_mapping. The key: LLM_API_KEY_FILE
+# names a file holding it (how the role deploys it); LLM_API_KEY itself still works.
+LLM_BASE_URL = env_str("LLM_BASE_URL")
+LLM_MODEL = env_str("LLM_MODEL")
+LLM_API_KEY = env_str("LLM_API_KEY")
+LLM_API_KEY_FILE = env_str("LLM_API_KEY_FILE")
+LLM_TIMEOUT = env_str("LLM_TIMEOUT")
+LLM_MAX_RETRIES = env_str("LLM_MAX_RETRIES")
+LLM_CONTEXT_TOKENS = env_str("LLM_CONTEXT_TOKENS")
+LLM_MAX_OUTPUT_TOKENS = env_str("LLM_MAX_OUTPUT_TOKENS")
+LLM_TEMPERATURE = env_str("LLM_TEMPERATURE")
 
 # --- Celery -----------------------------------------------------------------
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
@@ -281,7 +315,7 @@ CELERY_BEAT_SCHEDULE = {
 BREFBOARD_METRICS_ALLOWED_CIDRS = env_list("BREFBOARD_METRICS_ALLOWED_CIDRS")
 # ...and, when a password is set, anyone with these HTTP basic auth credentials.
 BREFBOARD_METRICS_USERNAME = env_str("BREFBOARD_METRICS_USERNAME", "metrics")
-BREFBOARD_METRICS_PASSWORD = env_str("BREFBOARD_METRICS_PASSWORD")
+BREFBOARD_METRICS_PASSWORD = env_secret("BREFBOARD_METRICS_PASSWORD")
 # Queues whose waiting jobs are counted (default: every queue BrefBoard sends to).
 BREFBOARD_METRICS_QUEUES = env_list("BREFBOARD_METRICS_QUEUES")
 

@@ -161,7 +161,7 @@ def test_the_stored_audio_is_served_to_its_owner(alice_client, english_wav):
     rec_id = upload(alice_client, english_wav).json()["recording"]
     r = alice_client.get(f"/recordings/{rec_id}/audio/")
     assert r.status_code == 200 and r["Content-Type"] == "audio/wav"
-    assert r.content == english_wav.read_bytes()
+    assert b"".join(r.streaming_content) == english_wav.read_bytes()  # streamed from its parts
 
 
 def test_upload_form_shows_the_refusal_on_a_page(alice_client):

@@ -8,8 +8,6 @@ class LibraryConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        # A finished transcription asks for its summary (see signals.py).
-        from . import signals  # noqa: F401
         # A changed BREFBOARD_SEARCH_CONFIG rebuilds the stored search vectors (search_index.py).
         from django.db.models.signals import post_migrate
 

@@ -97,11 +97,10 @@ def configure(connection: BaseDatabaseWrapper, name: str) -> bool:
 
 def sync_config(sender, using: str = "default", **kwargs) -> None:
     """post_migrate: apply a changed ``BREFBOARD_SEARCH_CONFIG`` (PostgreSQL only)."""
+    from django.conf import settings
     from django.db import connections
-
-    from .services import search_config
 
     connection = connections[using]
     if connection.vendor != "postgresql" or installed_config(connection) is None:
         return
-    configure(connection, search_config())
+    configure(connection, settings.BREFBOARD_SEARCH_CONFIG)

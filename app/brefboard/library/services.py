@@ -1,16 +1,13 @@
-"""The library's work, out of the views: ask for a summary, make it, search, export.
+"""The library's work, out of the views: ask for a summary, search, export.
 
-``run_summary`` is the body of the Celery task (tasks.py) and can be called
-directly; everything the user sees about a failure is in ``Summary.error``,
-and the transcript is never touched by a failure.
+Making the summary is the worker's side (jobs.py, run by the Celery task in
+tasks.py). Imports run one way: views → services → tasks → jobs.
 """
 from __future__ import annotations
 
 import logging
-import os
 import time
 import uuid
-from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -21,42 +18,16 @@ from django.utils import timezone
 from brefboard.recordings.models import Recording
 from brefboard.summaries import exports
 from brefboard.summaries.exports import ExportDocument, ExportError
-from brefboard.summaries.generate import generate_summary
-from brefboard.summaries.llm import ChatClient, LLMConfig, LLMError
 
 from ..monitoring import metrics
-from . import search_index
+from . import search_index, tasks
+from .jobs import LLM_SETTINGS, llm_client, run_summary  # noqa: F401 - the worker's side, called here in tests
 from .models import Summary
 
 log = logging.getLogger(__name__)
 
-LLM_SETTINGS = ("LLM_BASE_URL", "LLM_MODEL", "LLM_API_KEY", "LLM_API_KEY_FILE", "LLM_TIMEOUT",
-                "LLM_MAX_RETRIES", "LLM_CONTEXT_TOKENS", "LLM_MAX_OUTPUT_TOKENS", "LLM_TEMPERATURE")
-
-
-def summary_queue() -> str:
-    return getattr(settings, "BREFBOARD_SUMMARY_QUEUE", "") or os.environ.get(
-        "BREFBOARD_SUMMARY_QUEUE", "summaries"
-    )
-
-
-def llm_settings() -> dict[str, Any]:
-    """``LLM_*`` from Django settings when defined there, else from the environment."""
-    return {name: getattr(settings, name, None) or os.environ.get(name) for name in LLM_SETTINGS}
-
-
-def llm_client() -> ChatClient | None:
-    """The configured client, or ``None`` (extractive fallback) when no endpoint is set.
-
-    Raises ``LLMNotConfigured`` for a half-done configuration (a URL but no
-    model): silently falling back would hide the mistake.
-    """
-    config = LLMConfig.from_mapping(llm_settings())
-    return ChatClient(config) if config else None
-
-
 def llm_configured() -> bool:
-    return bool(llm_settings().get("LLM_BASE_URL"))
+    return bool(settings.LLM_BASE_URL)
 
 
 # --- Asking for a summary ---------------------------------------------------------------------
@@ -80,10 +51,8 @@ def request_summary(rec: Recording, *, source_job: uuid.UUID | None = None) -> S
 
 
 def _send(summary_id: int, request_id: str) -> None:
-    from .tasks import summarize_recording
-
     try:
-        summarize_recording.apply_async(args=[summary_id, request_id], queue=summary_queue())
+        tasks.summarize_recording.apply_async(args=[summary_id, request_id], queue=settings.BREFBOARD_SUMMARY_QUEUE)
     except Exception as exc:  # broker down: say so on the page instead of a 500
         log.exception("could not queue summary %s", summary_id)
         metrics.ERRORS.labels(type=metrics.SUMMARY_ERROR_TYPE).inc()
@@ -95,76 +64,19 @@ def _send(summary_id: int, request_id: str) -> None:
         )
 
 
-# --- Making it (the task's body) ---------------------------------------------------------------
-
-def run_summary(summary_id: int, request_id: str) -> str:
-    """Generate the summary of request ``request_id``; returns the final state.
-
-    A job found ``running`` is taken again: its worker died and the broker
-    re-delivered the message. Should both run, the first to finish writes and
-    the other finds the row no longer running and writes nothing.
-    """
-    claimed = Summary.objects.filter(
-        pk=summary_id, request_id=request_id, status__in=Summary.ACTIVE
-    ).update(status=Summary.Status.RUNNING, started_at=timezone.now())
-    if not claimed:
-        return "skipped"  # superseded, deleted, or already done by an earlier delivery
-    summary = Summary.objects.select_related("recording").get(pk=summary_id)
-    rec = summary.recording
-    started = time.perf_counter()
-    client = None
+def summary_after_transcript(recording_id: int, job_id: uuid.UUID) -> None:
+    """Ask for the summary of a transcript just stored by job ``job_id`` (called by the
+    transcription task once the transcript is committed), once per transcript; an empty
+    transcript (silence) gets none. Never raises: the transcript is stored already."""
     try:
-        client = llm_client()
-        result = generate_summary(rec.transcript, language=rec.language or None, client=client)
-    except LLMError as exc:
-        return _failed(summary_id, request_id, str(exc), exc.kind)
-    except Exception as exc:  # a bug must not leave the job "running" forever
-        log.exception("summary %s failed", summary_id)
-        return _failed(summary_id, request_id, f"Erreur interne ({type(exc).__name__}).", "internal")
-    finally:
-        if client is not None:
-            client.close()
-    seconds = time.perf_counter() - started
-
-    with transaction.atomic():
-        current = Summary.objects.select_for_update().filter(pk=summary_id, request_id=request_id).first()
-        if current is None or current.status != Summary.Status.RUNNING:
-            return "superseded"
-        previous_title = current.title
-        current.status = Summary.Status.DONE
-        current.text = result.summary
-        current.title = result.title[:200]
-        current.key_points = result.key_points
-        current.decisions = result.decisions
-        current.action_items = result.action_items
-        current.structured_valid = result.structured_valid
-        current.language = result.language
-        current.method = result.method
-        current.model = result.model[:255]
-        current.chunks = result.chunks
-        current.finished_at = timezone.now()
-        current.seconds = seconds
-        current.save()
-        # The generated title becomes the recording's, unless the user wrote one.
-        locked = Recording.objects.select_for_update().get(pk=rec.pk)
-        if not locked.title or (previous_title and locked.title == previous_title):
-            locked.title = current.title
-            locked.save(update_fields=["title", "updated_at"])
-    metrics.SUMMARY_GENERATION_SECONDS.observe(seconds)
-    metrics.SUMMARIES_GENERATED.inc()
-    return "done"
-
-
-def _failed(summary_id: int, request_id: str, message: str, kind: str) -> str:
-    metrics.ERRORS.labels(type=metrics.SUMMARY_ERROR_TYPE).inc()
-    Summary.objects.filter(pk=summary_id, request_id=request_id).update(
-        status=Summary.Status.FAILED,
-        error=message[:2000],
-        error_kind=kind[:32],
-        finished_at=timezone.now(),
-    )
-    log.warning("summary %s failed (%s)", summary_id, kind)
-    return "failed"
+        if Summary.objects.filter(recording_id=recording_id, source_job=job_id).exists():
+            return  # already asked for this transcript
+        recording = Recording.objects.filter(pk=recording_id).first()
+        if recording is not None and recording.transcript.strip():
+            request_summary(recording, source_job=job_id)
+    except Exception:
+        log.exception("could not ask for the summary of recording %s", recording_id)
+        metrics.ERRORS.labels(type=metrics.SUMMARY_ERROR_TYPE).inc()
 
 
 # --- Search and sort ---------------------------------------------------------------------------
@@ -178,12 +90,6 @@ SORTS = {
     "desc": ("-created_at",),
     "asc": ("created_at",),
 }
-
-
-def search_config() -> str:
-    return getattr(settings, "BREFBOARD_SEARCH_CONFIG", "") or os.environ.get(
-        "BREFBOARD_SEARCH_CONFIG", "french"
-    )
 
 
 def library(user, search: str = "", sort: str = "date_desc") -> QuerySet[Recording]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import close_old_connections
 
-from . import services
+from . import jobs
 
 
 @shared_task(
@@ -23,6 +23,6 @@ from . import services
 def summarize_recording(summary_id: int, request_id: str) -> str:
     close_old_connections()
     try:
-        return services.run_summary(summary_id, request_id)
+        return jobs.run_summary(summary_id, request_id)
     finally:
         close_old_connections()

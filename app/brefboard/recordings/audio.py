@@ -17,6 +17,19 @@ WHISPER_RATE = 16_000
 EBML_MAGIC = b"\x1a\x45\xdf\xa3"  # WebM / Matroska (Chrome, Firefox)
 
 
+CONTAINERS = {"webm": ("webm", ".webm"), "mp4": ("mp4", ".m4a"), "ogg": ("ogg", ".ogg")}
+
+
+def container_for(mime_type: str) -> tuple[str, str]:
+    """FFmpeg muxer name and file suffix for a MediaRecorder MIME type."""
+    base = (mime_type or "audio/webm").split(";")[0].strip().lower()
+    if base.endswith("mp4") or base.endswith("aac") or base.endswith("m4a"):
+        return CONTAINERS["mp4"]
+    if base.endswith("ogg"):
+        return CONTAINERS["ogg"]
+    return CONTAINERS["webm"]
+
+
 class InvalidAudio(ValueError):
     """The bytes are not audio PyAV can decode (or are cut short).
 

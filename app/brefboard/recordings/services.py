@@ -16,8 +16,10 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from . import audio, storage
+from . import audio, storage, tasks
+from .audio import CONTAINERS, container_for  # noqa: F401 - the recorder's formats, here since the start
 from .models import Chunk, Recording, TranscriptionJob
+from .storage import missing_chunks
 
 log = logging.getLogger(__name__)
 
@@ -28,19 +30,6 @@ class ServiceError(Exception):
         self.message = message
         self.status = status
         self.extra = extra
-
-
-CONTAINERS = {"webm": ("webm", ".webm"), "mp4": ("mp4", ".m4a"), "ogg": ("ogg", ".ogg")}
-
-
-def container_for(mime_type: str) -> tuple[str, str]:
-    """FFmpeg muxer name and file suffix for a MediaRecorder MIME type."""
-    base = (mime_type or "audio/webm").split(";")[0].strip().lower()
-    if base.endswith("mp4") or base.endswith("aac") or base.endswith("m4a"):
-        return CONTAINERS["mp4"]
-    if base.endswith("ogg"):
-        return CONTAINERS["ogg"]
-    return CONTAINERS["webm"]
 
 
 def default_language() -> str:
@@ -150,14 +139,6 @@ def start_session(owner, *, mime_type: str, title: str = "", language: str | Non
     return rec
 
 
-def missing_chunks(rec: Recording) -> list[int]:
-    indexes = list(Chunk.objects.filter(recording=rec).order_by("index").values_list("index", flat=True))
-    if not indexes:
-        return []
-    present = set(indexes)
-    return [i for i in range(indexes[-1] + 1) if i not in present]
-
-
 def next_chunk_index(rec: Recording) -> int:
     """The index a resumed stream's first chunk must take: one past the highest
     stored index (not the count: with gaps they differ), 0 when nothing is stored.
@@ -207,6 +188,7 @@ def add_chunk(rec: Recording, index: int, data: bytes, *, stream_start: bool = F
         # The same chunk raced in on another connection: treat as a resend.
         return add_chunk(rec, index, data, stream_start=stream_start)
     rec.refresh_from_db()
+    tasks.queue_live_pass(rec)  # a new chunk: the live transcript can go on
     return ChunkAck(index, False, rec.chunk_count, missing_chunks(rec))
 
 
@@ -323,8 +305,6 @@ def _usable_parts(parts: list[storage.StreamPart]) -> tuple[list[str], float]:
 
 def enqueue_transcription(rec: Recording, language: str) -> TranscriptionJob:
     """Create the job row and send the Celery message once the row is committed."""
-    from .tasks import transcribe_recording
-
     job = TranscriptionJob.objects.create(
         recording=rec, queue=settings.BREFBOARD_DEFAULT_QUEUE, language=language or ""
     )
@@ -334,7 +314,7 @@ def enqueue_transcription(rec: Recording, language: str) -> TranscriptionJob:
         # The row is committed: if the broker is down now, the recording is safe and
         # the stuck-job check sends the message later (celery_task_id stays empty).
         try:
-            result = transcribe_recording.apply_async(args=[str(job.id)], queue=job.queue, retry=False)
+            result = tasks.transcribe_recording.apply_async(args=[str(job.id)], queue=job.queue, retry=False)
         except Exception:  # noqa: BLE001 - any broker failure; the job row says the rest
             log.exception("broker unreachable: job %s will be sent by the stuck-job check", job.id)
             TranscriptionJob.objects.filter(pk=job.pk).update(stage="waiting_for_broker")

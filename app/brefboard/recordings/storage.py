@@ -14,6 +14,7 @@ from typing import BinaryIO, Iterator
 
 from django.conf import settings
 
+from . import audio
 from .models import AudioPart, Chunk, Recording
 
 
@@ -31,6 +32,14 @@ def store_audio(recording: Recording, fileobj: BinaryIO) -> int:
         total += len(data)
         index += 1
     return total
+
+
+def missing_chunks(rec: Recording) -> list[int]:
+    indexes = list(Chunk.objects.filter(recording=rec).order_by("index").values_list("index", flat=True))
+    if not indexes:
+        return []
+    present = set(indexes)
+    return [i for i in range(indexes[-1] + 1) if i not in present]
 
 
 def _write_rows(rows: Iterator[bytes], fileobj: BinaryIO) -> None:
@@ -143,12 +152,10 @@ def _rows(ids: list[int]) -> Iterator[bytes]:
 
 
 def _header(ids: list[int], container_format: str, limit: int = 4 * 1024 * 1024) -> bytes | None:
-    from .audio import stream_header
-
     data = b""
     for row in _rows(ids):
         data += row
-        found = stream_header(data, container_format)
+        found = audio.stream_header(data, container_format)
         if found or len(data) > limit:
             return found
     return None
@@ -156,8 +163,6 @@ def _header(ids: list[int], container_format: str, limit: int = 4 * 1024 * 1024)
 
 def _write_after_gap(part: StreamPart, header: bytes, container_format: str, fh: BinaryIO) -> bool:
     """Header, then the part's bytes from the first point a demuxer can start at."""
-    from .audio import resync_offset
-
     pending = b""
     synced = False
     for row in _rows(part.ids):
@@ -165,7 +170,7 @@ def _write_after_gap(part: StreamPart, header: bytes, container_format: str, fh:
             fh.write(row)
             continue
         pending += row
-        offset = resync_offset(pending, container_format)
+        offset = audio.resync_offset(pending, container_format)
         if offset is not None:
             fh.write(header)
             fh.write(pending[offset:])
@@ -209,6 +214,39 @@ def _tempfile(suffix: str):
             os.unlink(path)
         except FileNotFoundError:
             pass
+
+
+def _part_sizes(recording: Recording) -> list[tuple[int, int]]:
+    """(id, length) of each stored part, in order; the lengths from the database, not the data."""
+    from django.db.models.functions import Length
+
+    return list(AudioPart.objects.filter(recording=recording).order_by("index")
+                .annotate(size=Length("data")).values_list("id", "size"))
+
+
+def audio_size(recording: Recording) -> int:
+    """Bytes of the finished file, as stored (the parts' lengths summed)."""
+    return sum(size for _, size in _part_sizes(recording))
+
+
+SEND_BYTES = 256 * 1024  # what the web server is handed at a time
+
+
+def audio_range(recording: Recording, first: int, last: int) -> Iterator[bytes]:
+    """The bytes ``first``..``last`` (inclusive) of the finished file, one stored part at a
+    time: serving a long recording, or a player's seek into it, holds one part in memory."""
+    sizes = _part_sizes(recording)
+    offset = 0
+    for pk, size in sizes:
+        start, end = offset, offset + size - 1
+        offset += size
+        if end < first or start > last:
+            continue
+        data = memoryview(AudioPart.objects.values_list("data", flat=True).get(id=pk))
+        stop = min(last, end) - start + 1
+        for i in range(max(first, start) - start, stop, SEND_BYTES):
+            yield bytes(data[i : min(i + SEND_BYTES, stop)])
+        del data
 
 
 def recording_bytes(recording: Recording) -> bytes:

@@ -1,4 +1,4 @@
-"""Pages and JSON endpoints. Thin: the work is in services.py and tasks.py.
+"""Pages and JSON endpoints. Thin: the work is in services.py (which alone sends tasks).
 
 Every view is login-protected by LoginRequiredMiddleware and looks objects up
 with ``owner=request.user``, so another user's id is a 404 like a missing one.
@@ -9,30 +9,23 @@ import json
 import uuid
 
 from django.conf import settings
-from django.http import Http404, HttpResponse, JsonResponse
+from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from ..errors import error_response
+from ..http import own_recording as _own_recording
+from ..http import ranged_response
+from ..http import wants_json as _wants_json
 from ..monitoring.decorators import monitor_view
 from ..monitoring.jobs import recording_rejected
-from . import services
+from . import services, storage
 from .models import Recording, TranscriptionJob
 from .services import ServiceError
-from .tasks import queue_live_pass
 
 
 def _error(exc: ServiceError) -> JsonResponse:
     return JsonResponse({"error": exc.message, **exc.extra}, status=exc.status)
-
-
-def _own_recording(request, pk: int) -> Recording:
-    return get_object_or_404(Recording, pk=pk, owner=request.user)
-
-
-def _wants_json(request) -> bool:
-    """Success answers: JSON when asked for (the recorder, fetch); forms get a redirect."""
-    return "application/json" in request.headers.get("Accept", "")
 
 
 def _own_job(request, job_id: str) -> TranscriptionJob:
@@ -165,8 +158,6 @@ def session_chunk(request, pk: int, index: int):
     except ServiceError as exc:
         recording_rejected(exc.status)
         return _error(exc)
-    if not ack.duplicate:
-        queue_live_pass(rec)
     return JsonResponse(ack.as_dict())
 
 
@@ -231,17 +222,18 @@ def recording_retranscribe(request, pk: int):
     return redirect("recording_detail", pk=rec.pk)
 
 
-@require_GET
+@require_http_methods(["GET", "HEAD"])
 def recording_audio(request, pk: int):
-    """The finished audio file, for the page's player and for downloads."""
-    from .storage import recording_bytes
+    """The finished audio file, for the page's player and for downloads.
 
+    Streamed from its stored parts, one part in memory at a time, and by byte
+    range (206) so that a player seeks without fetching the whole file.
+    """
     rec = _own_recording(request, pk)
     if rec.finalized_at is None:
         raise Http404("audio pas encore finalisé")
-    response = HttpResponse(recording_bytes(rec), content_type=rec.audio_content_type)
-    response["Content-Disposition"] = f'inline; filename="recording-{rec.pk}{rec.audio_suffix}"'
-    return response
+    return ranged_response(request, storage.audio_size(rec), lambda first, last: storage.audio_range(rec, first, last),
+                           content_type=rec.audio_content_type, filename=f"recording-{rec.pk}{rec.audio_suffix}")
 
 
 # --- The original's JSON endpoints (same shapes) -------------------------------------------------

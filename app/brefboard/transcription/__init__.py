@@ -22,25 +22,30 @@ _engines: dict[tuple, Engine] = {}
 _lock = threading.Lock()
 
 
-def get_engine(name: str, model: str, device: str = "auto", compute_type: str = "") -> Engine:
-    """Return the process-wide engine for these parameters, building it on first use."""
-    key = (name, model, device, compute_type)
+def get_engine(name: str, model: str, device: str = "auto", compute_type: str = "", *,
+               cpu_threads: int = 0) -> Engine:
+    """Return the process-wide engine for these parameters, building it on first use.
+
+    Every parameter is part of the cache key: the engine is given what it needs
+    (``cpu_threads``: CTranslate2's threads, 0 = its default) and reads no setting itself.
+    """
+    key = (name, model, device, compute_type, cpu_threads)
     with _lock:
         engine = _engines.get(key)
         if engine is None:
             started = time.monotonic()
-            engine = _build(name, model, device, compute_type)
+            engine = _build(name, model, device, compute_type, cpu_threads)
             _engines[key] = engine
             log.info("loaded transcription engine %s (model %s) on %s in %.1f s",
                      name, model, engine.device, time.monotonic() - started)
         return engine
 
 
-def _build(name: str, model: str, device: str, compute_type: str) -> Engine:
+def _build(name: str, model: str, device: str, compute_type: str, cpu_threads: int = 0) -> Engine:
     if name == "faster-whisper":
         from .faster_engine import FasterWhisperEngine
 
-        return FasterWhisperEngine(model, device=device, compute_type=compute_type or None)
+        return FasterWhisperEngine(model, device=device, compute_type=compute_type or None, cpu_threads=cpu_threads)
     if name == "openai-whisper":
         from . import openai_engine
 

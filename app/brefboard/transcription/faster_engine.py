@@ -6,7 +6,6 @@ openai-whisper with half the memory, and needs no PyTorch.
 from __future__ import annotations
 
 import logging
-import os
 
 from . import pipeline
 from .base import ProgressCallback, Segment, TranscriptResult
@@ -30,22 +29,25 @@ class FasterWhisperEngine:
     name = "faster-whisper"
 
     def __init__(self, model: str, *, device: str = "auto", compute_type: str | None = None,
-                 cpu_threads: int | None = None, temperature=pipeline.TEMPERATURES) -> None:
-        """``temperature``: the fallback schedule (pipeline.TEMPERATURES); 0.0 alone turns the fallback off."""
+                 cpu_threads: int = 0, temperature=pipeline.TEMPERATURES) -> None:
+        """``cpu_threads``: CTranslate2's intra-op threads, 0 = its default (the caller passes
+        ``BREFBOARD_CPU_THREADS``); ``temperature``: the fallback schedule
+        (pipeline.TEMPERATURES); 0.0 alone turns the fallback off."""
+        if cpu_threads < 0:
+            raise ValueError(f"cpu_threads must be 0 (default) or more, not {cpu_threads}")
         from faster_whisper import WhisperModel
 
         self.device = resolve_device(device)
         self.compute_type = compute_type or ("float16" if self.device == "cuda" else "int8")
         self.model_name = model
         self.temperature = [temperature] if isinstance(temperature, (int, float)) else list(temperature)
-        threads = cpu_threads if cpu_threads is not None else int(os.environ.get("BREFBOARD_CPU_THREADS", "0"))
         # local_files_only: model hubs are not reachable from workers; a name
         # must already be in the local cache, a path is used as is.
         self._model = WhisperModel(
             model,
             device=self.device,
             compute_type=self.compute_type,
-            cpu_threads=threads,
+            cpu_threads=cpu_threads,
             local_files_only=True,
         )
         # The temperature fallback made repeatable (see pipeline.DeterministicFallback).

@@ -6,7 +6,6 @@ created. The triggers' SQL is written out here, not imported, so that this
 migration keeps doing what it did when later code changes; only the
 configuration's validation and function come from search_index.py.
 """
-import os
 
 import django.contrib.postgres.search
 import django.db.models.deletion
@@ -137,7 +136,7 @@ BACKWARD = [
 
 
 def _config_name() -> str:
-    return getattr(settings, "BREFBOARD_SEARCH_CONFIG", "") or os.environ.get("BREFBOARD_SEARCH_CONFIG", "french")
+    return settings.BREFBOARD_SEARCH_CONFIG
 
 
 def install(apps, schema_editor):
