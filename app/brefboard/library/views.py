@@ -13,6 +13,7 @@ from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from brefboard.http import own_recording, wants_json as _wants_json
 from brefboard.monitoring.decorators import count_requests, monitor_view
 from brefboard.recordings.models import Recording
 from brefboard.summaries.exports import ExportError, content_disposition, render as render_export, to_pdf
@@ -31,7 +32,7 @@ SORT_CHOICES = [
 
 
 def _own_recording(request, pk: int) -> Recording:
-    return get_object_or_404(Recording.objects.select_related("summary"), pk=pk, owner=request.user)
+    return own_recording(request, pk, Recording.objects.select_related("summary"))
 
 
 def _own_summary(request, pk: int) -> Summary:
@@ -40,10 +41,6 @@ def _own_summary(request, pk: int) -> Summary:
 
 def _summary_of(rec: Recording) -> Summary | None:
     return getattr(rec, "summary", None)
-
-
-def _wants_json(request) -> bool:
-    return "application/json" in request.headers.get("Accept", "")
 
 
 @monitor_view
