@@ -5,8 +5,8 @@
 #  3. they type-check against Grafana's published schema (@grafana/schema, tsc)
 #  4. every panel query parses with promtool's PromQL parser
 #  5. promtool check rules + promtool test rules on prometheus_rules/
-#  6. the pytest suites of both folders (which also prove each check can fail),
-#     and roles/grafana/tests (README and files in step with the argument spec)
+#  6. the pytest suites of both folders (which also prove each check can fail)
+#     (every role's spec, README and files: tests/test_role_specs.py, make test-role-specs)
 # Installs what it lacks: Debian's prometheus (promtool), nodejs + npm, a
 # virtualenv .venv-dash with grafana_dashboards/requirements.txt, and the npm
 # packages of grafana_dashboards/schema (npm ci, from its lock file).
@@ -49,4 +49,4 @@ log "5/6 promtool check + test rules"
 promtool check rules prometheus_rules/*.rules.yml
 promtool test rules prometheus_rules/tests/*.test.yml
 log "6/6 pytest"
-$py -m pytest -q -p no:cacheprovider grafana_dashboards/tests prometheus_rules/tests roles/grafana/tests
+$py -m pytest -q -p no:cacheprovider grafana_dashboards/tests prometheus_rules/tests
