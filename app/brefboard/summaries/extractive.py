@@ -36,7 +36,7 @@ _TOPIC = {
     "fr": re.compile(
         r"(?:\bl'objet de (?:la|cette) réunion,? c'est|\ble (?:point|sujet) (?:principal )?(?:d'aujourd'hui |du jour |"
         r"aujourd'hui )?,?c'est|\b(?:aujourd'hui )?on parle d[eu]|\bà l'ordre du jour,?|\b(?:nous faisons|on fait) le point sur|"
-        r"\bréunion (?:sur|concernant|consacrée à)|^(?:pour|concernant|au sujet d[eu]))\s+(?P<topic>[^,.;!?]+)",
+        r"\bréunion(?: \w+)? (?:sur|concernant|consacrée à)|^(?:pour|concernant|au sujet d[eu]))\s+(?P<topic>[^,.;!?]+)",
         re.I,
     ),
 }

@@ -36,11 +36,19 @@ _FILLERS = {
 }
 # Words that start a new clause after a comma.
 _CLAUSE_START = {
-    "en": r"(?:and|so|then|but|also|okay|ok|alright|after|afterwards|plus|meanwhile|finally|"
+    "en": r"(?:and|so|then|but|also|okay|ok|alright|plus|meanwhile|"
           r"I|I'll|I'm|we|we'll|we're|let's|the decision|it was)",
-    "fr": r"(?:et|donc|puis|alors|mais|par contre|ensuite|enfin|bon|euh|voilà|après|"
+    "fr": r"(?:et|donc|puis|alors|mais|par contre|ensuite|bon|euh|voilà|"
           r"je|moi je|nous|on|il a été|c'est|ce qui)",
 }
+# "After some discussion, we decided…": a short opening phrase belongs to the clause after it.
+_INTRO = {
+    "en": re.compile(r"^(?:after|following|before|during|finally|in the end|at the end|for now|"
+                     r"in short|as agreed|as discussed)\b", re.I),
+    "fr": re.compile(r"^(?:après|suite à|à la suite|avant|pendant|finalement|enfin|au final|à la fin|"
+                     r"pour l'instant|en résumé|comme convenu|comme prévu)\b", re.I),
+}
+MAX_INTRO_WORDS = 5
 
 _DAYS = {
     "en": r"(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)",
@@ -223,7 +231,7 @@ def split_units(text: str, language: str | None = None, segments=None) -> list[U
         text = _segment_text(segments) or text
     out: list[Unit] = []
     new_owner = re.compile(
-        rf"\s+(?=(?:and|et)\s+{NAME}\s+(?:will|'ll|is going|needs|has to|va|doit|devra|se charge|s'occupe)\b)")
+        rf"\s+(?=(?:and|et)\s+{NAME}\s+(?:will|'ll|is going|needs|has to|va|doit|devra|se charge|s'occupe|[{_LOW}]+ra\b))")
     for s_index, sentence in enumerate(split_sentences(text or "", max_words=10**9)):
         fragments: list[str] = []
         for frag in re.split(r"\s*[,;]\s+", sentence):
@@ -234,7 +242,11 @@ def split_units(text: str, language: str | None = None, segments=None) -> list[U
             if not groups:
                 groups.append([frag])
             elif _starts_clause(frag, key):
-                if len(" ".join(groups[-1]).split()) >= MIN_UNIT_WORDS:
+                intro = (len(groups[-1]) == 1 and _INTRO[key].match(groups[-1][0])
+                         and len(groups[-1][0].split()) <= MAX_INTRO_WORDS)
+                if intro:
+                    groups[-1].append(frag)
+                elif len(" ".join(groups[-1]).split()) >= MIN_UNIT_WORDS:
                     groups.append([frag])
                 elif not _clean(", ".join(groups[-1]), key):
                     groups[-1].append(frag)  # "okay, so we…": fillers lead into the clause after
