@@ -127,10 +127,13 @@ def generate_summary(
     if not title:
         title = extractive.summarize(transcript, lang, segments=segments).title
 
+    # A model often lists a decision again as a key point: each item in one section only.
+    said = {" ".join(x.lower().split()) for x in structured.decisions + structured.action_items}
+    key_points = [k for k in structured.key_points if " ".join(k.lower().split()) not in said]
     return Summary(
         title=title,
         summary=summary,
-        key_points=structured.key_points,
+        key_points=key_points,
         decisions=structured.decisions,
         action_items=structured.action_items,
         language=lang,

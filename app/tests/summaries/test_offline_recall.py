@@ -218,3 +218,20 @@ def test_the_same_meetings_score_the_llm_path(fake_llm, llm_config, meetings):
         fake_llm.responder = default_responder
         _, decisions, actions = evaluate.score(meetings, llm)
         assert (decisions.found, actions.found) == (0, 0)
+
+
+def test_llm_key_points_do_not_repeat_its_decisions(fake_llm, llm_config):
+    from brefboard.summaries.llm import ChatClient
+
+    def answer(req):
+        if "json" in req.system.lower():
+            return json.dumps({"key_points": ["Launch moves to June.", "The provider is late."],
+                               "decisions": ["Launch moves to June."], "action_items": []})
+        return "Summary."
+
+    fake_llm.responder = answer
+    text = "We met about the launch of the mobile app. The provider is late, so we agreed to move the launch to June."
+    with ChatClient(llm_config()) as client:
+        result = generate_summary(text, language="en", client=client)
+    assert result.decisions == ["Launch moves to June."]
+    assert result.key_points == ["The provider is late."]
