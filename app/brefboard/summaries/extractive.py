@@ -152,10 +152,15 @@ def _title_from(sentences: list[str], scores: list[float], stops: frozenset[str]
     return title[:1].upper() + title[1:]
 
 
-_COUNTS = {
-    "fr": ("{d} décision(s) et {a} action(s) relevée(s) ; voir ci-dessous.",),
-    "en": ("{d} decision(s) and {a} action item(s) noted; see below.",),
-}
+def _counts_line(lang: str, decisions: int, actions: int) -> str:
+    """The summary of a meeting made only of decisions and actions."""
+    if units.lang_key(lang) == "fr":
+        d = f"{decisions} décision{'s' if decisions > 1 else ''}"
+        a = f"{actions} action{'s' if actions > 1 else ''}"
+        return f"{d} et {a} relevée{'s' if decisions + actions > 1 else ''} ; voir ci-dessous."
+    d = f"{decisions} decision{'s' if decisions != 1 else ''}"
+    a = f"{actions} action item{'s' if actions != 1 else ''}"
+    return f"{d} and {a} noted; see below."
 
 
 def summarize(text: str, language: str | None = None, *, segments=None, max_sentences: int = 6) -> Summary:
@@ -180,11 +185,13 @@ def summarize(text: str, language: str | None = None, *, segments=None, max_sent
     ranked = [i for i in sorted(found.context, key=lambda i: -scores[i]) if scores[i] > 0]
     n = max(1, min(max_sentences, math.ceil(len(sentences) / 3)))
     summary_ids, key_ids = sorted(ranked[:n]), sorted(ranked[n : n + 5])
+    if not summary_ids:  # nothing scores (short words only): the first units, as said
+        summary_ids = found.context[:n]
     decisions = [sentences[i] for i in found.decisions][:10]
     actions = [found.actions[i] for i in sorted(found.actions)][:10]
     summary = " ".join(sentences[i] for i in summary_ids)
-    if not summary:  # everything said was a decision or an action
-        summary = _COUNTS[units.lang_key(lang)][0].format(d=len(decisions), a=len(actions))
+    if not summary:  # everything said was a decision or an action, or a filler
+        summary = _counts_line(lang, len(decisions), len(actions)) if decisions or actions else prompts.too_short
 
     return Summary(
         title=_title_from(sentences, scores, stops, lang, decisions) or prompts.too_short_title,

@@ -318,7 +318,12 @@ def _strip_due(task: str, due: str) -> str:
 
 def classify(text: str, language: str | None = None, segments=None) -> Units:
     key = lang_key(language)
-    units = split_units(text, key, segments)
+    units, seen = [], set()
+    for unit in split_units(text, key, segments):
+        norm = " ".join(unit.text.lower().split()).rstrip(".!?…")
+        if norm not in seen:  # Whisper's repetition loops, a sentence said twice: once is enough
+            seen.add(norm)
+            units.append(unit)
     result = Units(units=[u.text for u in units])
     for i, unit in enumerate(units):
         action = find_action(unit.text, key)

@@ -72,7 +72,7 @@ def test_the_issues_meeting():
 def test_only_decisions_and_actions_still_give_a_summary():
     text = "We agreed to move the launch to June, and Anna will update the roadmap by Wednesday."
     result = extractive.summarize(text, "en")
-    assert result.summary == "1 decision(s) and 1 action item(s) noted; see below."
+    assert result.summary == "1 decision and 1 action item noted; see below."
     assert result.decisions == ["We agreed to move the launch to June."]
     assert result.action_items == ["Anna: update the roadmap (due: by Wednesday)"]
 
@@ -235,3 +235,16 @@ def test_llm_key_points_do_not_repeat_its_decisions(fake_llm, llm_config):
         result = generate_summary(text, language="en", client=client)
     assert result.decisions == ["Launch moves to June."]
     assert result.key_points == ["The provider is late."]
+
+
+def test_a_sentence_said_twice_is_listed_once():
+    # Whisper's repetition loop on a noisy stretch
+    text = ("We reviewed the budget of the project. Paul will send the report by Monday. "
+            "Paul will send the report by Monday. Paul will send the report by Monday.")
+    result = extractive.summarize(text, "en")
+    assert result.action_items == ["Paul: send the report (due: by Monday)"]
+
+
+def test_short_words_only_still_give_a_summary_from_the_transcript():
+    result = extractive.summarize("ok on y va là on a vu ça et on a eu un peu de bol", "fr")
+    assert result.summary and result.summary.rstrip(".").lower() in "ok on y va là on a vu ça et on a eu un peu de bol"
