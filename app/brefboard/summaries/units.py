@@ -189,8 +189,11 @@ def _segment_text(segments) -> str:
     return " ".join(parts)
 
 
+_HESITATION = re.compile(r"(?i)\b(?:euh+|heu+|uh+|um+|hmm+)\b,?\s*")
+
+
 def _clean(unit: str, key: str) -> str:
-    unit = re.sub(r"(?i)\b(?:euh+|heu+|uh+|um+|hmm+)\b,?\s*", "", unit)
+    unit = _HESITATION.sub("", unit)
     filler = _FILLERS[key]
     while True:
         stripped = re.sub(rf"(?i)^{filler}\b[\s,]*", "", unit).strip()
@@ -326,7 +329,10 @@ def classify(text: str, language: str | None = None, segments=None) -> Units:
             units.append(unit)
     result = Units(units=[u.text for u in units])
     for i, unit in enumerate(units):
-        action = find_action(unit.text, key)
+        # the words as said: cleaning capitalises the first one, which would make
+        # "and budget will grow" look like a person named Budget
+        said = " ".join(_HESITATION.sub("", unit.raw).split()).strip(" ,;:")
+        action = find_action(said, key)
         if action is not None:
             result.actions[i] = action
             continue
