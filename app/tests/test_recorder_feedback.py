@@ -9,8 +9,8 @@
   silence warning stays hidden; with a silent WAV the meter stays at 0 and the
   warning appears after about 5 s; the chunk counters follow the uploads (sent
   = acknowledged by the server, queued while the chunk URLs are blocked).
-* A job's status, stage and percent follow the server on the recording page and
-  on the home page's list without reloading, and polling stops once it ended.
+* A job's status, stage and percent follow the server on the recording page, on
+  the home page's list and on /profil/ without reloading; polling stops once it ended.
 
 Needs Debian's `chromium` and `chromium-driver` (scripts/test-app.sh installs them);
 BREFBOARD_SKIP_BROWSER=1 skips the browser tests.
@@ -343,6 +343,17 @@ def test_job_state_follows_the_server_without_reload(speaking_browser, live_serv
     TranscriptionJob.objects.filter(pk=job.pk).update(progress=64.0, stage="transcribing")
     wait_for(lambda: b.find_element("css selector", item).text == "64", timeout=10, what="64 % in the list")
     assert b.execute_script("return window.sameDocument === true")
+
+    # And on the library's list (/profil/), when the library is installed.
+    if apps.is_installed("brefboard.library"):
+        b.get(f"{live_server.url}/profil/")
+        b.execute_script("window.sameDocument = true;")
+        item = f"#rec-{rec.pk} [data-job-field='percent']"
+        assert b.find_element("css selector", item).text == "64"
+        TranscriptionJob.objects.filter(pk=job.pk).update(progress=71.0)
+        wait_for(lambda: b.find_element("css selector", item).text == "71", timeout=10, what="71 % on /profil/")
+        assert b.execute_script("return window.sameDocument === true")
+        TranscriptionJob.objects.filter(pk=job.pk).update(progress=64.0)
 
     # Failed: the page says so, and asks no more.
     b.get(f"{live_server.url}/recordings/{rec.pk}/")
