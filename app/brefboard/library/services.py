@@ -21,7 +21,7 @@ from brefboard.summaries.exports import ExportDocument, ExportError
 
 from ..monitoring import metrics
 from . import search_index, tasks
-from .jobs import LLM_SETTINGS, llm_client, run_summary  # noqa: F401 - the worker's side, called here in tests
+from .jobs import LLM_SETTINGS, run_summary  # noqa: F401 - the worker's side; tests call them from here
 from .models import Summary
 
 log = logging.getLogger(__name__)

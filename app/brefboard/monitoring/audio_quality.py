@@ -75,18 +75,17 @@ def measure_chunks(chunks: Iterable[np.ndarray]) -> Quality:
 
 
 def decoded_chunks(path: str) -> Iterator[np.ndarray]:
-    """The first audio stream of ``path`` as 16 kHz mono float chunks (PyAV, frame by frame)."""
-    import av
+    """The first audio stream of ``path`` as 16 kHz mono float chunks, from the app's one
+    decoder (transcription/decode.py), frame by frame."""
+    from brefboard.transcription import decode
 
-    with av.open(path) as container:
-        stream = container.streams.audio[0]
-        resampler = av.AudioResampler(format="flt", layout="mono", rate=RATE)
-        for frame in container.decode(stream):
-            for out in resampler.resample(frame):
-                yield out.to_ndarray().reshape(-1)
-        for out in resampler.resample(None):
-            yield out.to_ndarray().reshape(-1)
+    yield from decode.pieces(path)
 
 
-def measure_file(path: str) -> Quality:
+def measure_file(path) -> Quality:
+    """Quality of a file, decoded as it is measured; or of samples already decoded (the
+    worker decodes a recording once for the score and the engine), in 30 s views."""
+    if isinstance(path, np.ndarray):
+        step = RATE * 30
+        return measure_chunks(path[i:i + step] for i in range(0, len(path), step))
     return measure_chunks(decoded_chunks(path))

@@ -11,7 +11,9 @@ import av
 import av.logging
 import numpy as np
 
-WHISPER_RATE = 16_000
+from ..transcription import decode
+
+WHISPER_RATE = decode.SAMPLE_RATE
 
 # The first bytes of the containers MediaRecorder produces.
 EBML_MAGIC = b"\x1a\x45\xdf\xa3"  # WebM / Matroska (Chrome, Firefox)
@@ -241,6 +243,7 @@ def decode_mono16k(sources: list[str] | str, start: float = 0.0) -> np.ndarray:
     ``sources`` are played one after the other. Packets well before ``start``
     are demuxed but not decoded, so taking the tail of a long recording stays
     cheap. A packet cut short at the end of an unfinished stream is skipped.
+    Decoded by the app's one decoder (transcription/decode.py).
     """
     if isinstance(sources, str):
         sources = [sources]
@@ -248,51 +251,16 @@ def decode_mono16k(sources: list[str] | str, start: float = 0.0) -> np.ndarray:
     pieces: list[np.ndarray] = []
     offset = 0.0  # where the current source starts on the recording's clock
     for src in sources:
-        kept, first_kept, end = _decode_from(src, offset, start - preroll)
+        timeline: dict = {}
+        kept = decode.samples(src, offset=offset, not_before=start - preroll, timeline=timeline, tolerant=True)
+        first_kept = timeline["first_kept"]
         if first_kept is not None and first_kept < start:
             kept = kept[int((start - first_kept) * WHISPER_RATE):]  # drop the preroll
         pieces.append(kept)
-        offset = end
+        offset = timeline["end"]
     if not pieces:
         return np.zeros(0, dtype=np.float32)
     return np.concatenate(pieces).astype(np.float32)
-
-
-def _decode_from(src: str, offset: float, not_before: float) -> tuple[np.ndarray, float | None, float]:
-    """Decode one source placed at ``offset``; skip packets before ``not_before``.
-
-    Returns (samples, recording time of the first kept sample, end time).
-    """
-    resampler = av.AudioResampler(format="flt", layout="mono", rate=WHISPER_RATE)
-    out_pieces: list[np.ndarray] = []
-    first_kept: float | None = None
-    end = offset
-    with av.open(src, metadata_errors="ignore") as container:
-        stream = container.streams.audio[0]
-        first_pts: float | None = None
-        for packet in container.demux(stream):
-            if packet.pts is None:
-                continue
-            t = float(packet.pts * packet.time_base)
-            if first_pts is None:
-                first_pts = t
-            t_rec = offset + t - first_pts
-            end = max(end, t_rec + float((packet.duration or 0) * packet.time_base))
-            if t_rec < not_before:
-                continue
-            try:
-                frames = packet.decode()
-            except av.error.FFmpegError:
-                continue  # a packet cut short at the end of an unfinished stream
-            for frame in frames:
-                if first_kept is None:
-                    first_kept = t_rec
-                for out in resampler.resample(frame):
-                    out_pieces.append(out.to_ndarray().reshape(-1))
-        for out in resampler.resample(None):
-            out_pieces.append(out.to_ndarray().reshape(-1))
-    samples = np.concatenate(out_pieces) if out_pieces else np.zeros(0, dtype=np.float32)
-    return samples.astype(np.float32), first_kept, end
 
 
 def write_wav(path: str, audio: np.ndarray, rate: int = WHISPER_RATE) -> None:

@@ -16,12 +16,12 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import tempfile
 import threading
 import time
 import uuid
 from datetime import timedelta
 
+import numpy as np
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
@@ -29,7 +29,7 @@ from django.utils import timezone
 from ..monitoring import jobs as job_metrics
 from ..monitoring import metrics
 from ..monitoring.decorators import measure_duration
-from ..transcription import get_engine
+from ..transcription import get_engine, pipeline
 from . import audio, storage
 from .models import Recording, Segment, TranscriptionJob, claim_lease_seconds
 
@@ -202,7 +202,12 @@ def run_engine(job: TranscriptionJob, progress: Progress):
     rec = job.recording
     progress.stage("fetching_audio")
     with storage.audio_file(rec, suffix=rec.audio_suffix) as path:
-        job_metrics.measure_recording(path)  # recording_quality, from the decoded audio
+        # Decoded once: the quality score and the engine are given the same samples.
+        try:
+            source = pipeline.load_audio(path)
+        except ValueError:
+            source = path  # the engine fails on it as it always did, counted as a Whisper error
+        job_metrics.measure_recording(source)  # recording_quality, from the decoded audio
         progress.stage("loading_model")
         engine = engine_for_worker()
         TranscriptionJob.objects.filter(pk=job.pk).update(
@@ -211,7 +216,7 @@ def run_engine(job: TranscriptionJob, progress: Progress):
         progress.stage("transcribing")
         return job_metrics.transcribe(  # engine.transcribe under @monitor_whisper_processing
             engine,
-            path,
+            source,
             language=job.language or None,
             beam_size=settings.BREFBOARD_BEAM_SIZE,
             on_progress=progress,
@@ -291,14 +296,8 @@ def live_pass(recording_id: int) -> str:
     seconds = len(pcm) / audio.WHISPER_RATE
     if seconds < settings.BREFBOARD_LIVE_MIN_SECONDS:
         return "waiting"
-    fd, wav = tempfile.mkstemp(prefix="brefboard-live-", suffix=".wav")
-    os.close(fd)
-    try:
-        audio.write_wav(wav, pcm)
-        lang = rec.language or None
-        result = engine_for_worker().transcribe(wav, language=lang, beam_size=1)
-    finally:
-        os.unlink(wav)
+    # The samples themselves (no WAV written and decoded again), in range as a WAV would hold them.
+    result = engine_for_worker().transcribe(np.clip(pcm, -1.0, 1.0), language=rec.language or None, beam_size=1)
     text = result.text.strip()
     with transaction.atomic():
         locked = Recording.objects.select_for_update().get(pk=recording_id)

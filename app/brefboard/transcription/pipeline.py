@@ -3,8 +3,8 @@
 One path for an upload, a finished browser session and a live pass, on both
 engines:
 
-1. **Decode** (``load_audio``): PyAV, the first audio track, 16 kHz mono
-   float32; video is demuxed only. An upload and the remuxed file of a browser
+1. **Decode** (``load_audio``, through decode.py, the app's one decoder): PyAV,
+   the first audio track, 16 kHz mono float32; video is demuxed only. An upload and the remuxed file of a browser
    session holding the same packets give the same samples.
 2. **Voice activity** (``prepare``): Silero VAD (the ONNX model that ships in
    the faster-whisper wheel, run by onnxruntime: nothing is downloaded) finds
@@ -27,9 +27,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import decode
+
 log = logging.getLogger(__name__)
 
-SAMPLE_RATE = 16_000
+SAMPLE_RATE = decode.SAMPLE_RATE
 MIN_AUDIO_SECONDS = 1.0  # shorter files hold no sentence; Whisper only invents over them
 
 # Whisper's thresholds (the values of its paper and of both libraries' defaults).
@@ -65,28 +67,12 @@ def load_audio(source) -> np.ndarray:
         return source.astype(np.float32, copy=False).reshape(-1)
     import av
 
-    path = str(source)
-    chunks = []
     try:
-        with av.open(path, metadata_errors="ignore") as container:
-            if not container.streams.audio:
-                raise ValueError(f"{path} has no audio stream")
-            resampler = av.audio.resampler.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
-            for packet in container.demux(container.streams.audio[0]):
-                try:
-                    frames = packet.decode()
-                except av.error.InvalidDataError:
-                    continue  # a damaged packet (a cut tail): the rest still counts
-                for frame in frames:
-                    for out in resampler.resample(frame):
-                        chunks.append(out.to_ndarray().reshape(-1))
-            for out in resampler.resample(None):  # what the resampler holds back
-                chunks.append(out.to_ndarray().reshape(-1))
+        return decode.samples(source)  # the app's one decoder
+    except decode.NoAudio:
+        raise
     except av.error.FFmpegError as exc:
-        raise ValueError(f"cannot decode audio from {path}: {exc}") from exc
-    if not chunks:
-        return np.zeros(0, dtype=np.float32)
-    return np.concatenate(chunks).astype(np.float32) / 32768.0
+        raise ValueError(f"cannot decode audio from {source}: {exc}") from exc
 
 
 def speech_chunks(samples: np.ndarray) -> list[dict] | None:
