@@ -11,6 +11,7 @@ in every meeting. Each threshold allows one more miss than measured, no more.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -249,3 +250,18 @@ def test_a_sentence_said_twice_is_listed_once():
 def test_short_words_only_still_give_a_summary_from_the_transcript():
     result = extractive.summarize("ok on y va là on a vu ça et on a eu un peu de bol", "fr")
     assert result.summary and result.summary.rstrip(".").lower() in "ok on y va là on a vu ça et on a eu un peu de bol"
+
+
+@pytest.mark.skipif(not os.environ.get("LLM_BASE_URL"), reason="no LLM endpoint configured (LLM_BASE_URL, LLM_MODEL…)")
+def test_llm_recall_when_an_endpoint_is_configured(meetings):
+    """With LLM_BASE_URL (and LLM_MODEL…) in the environment, the configured model
+    must find at least what the offline path finds. testbed/llm-server.py fails
+    this on purpose: its answers are canned, it is no model."""
+    from brefboard.summaries.llm import ChatClient, LLMConfig
+
+    with ChatClient(LLMConfig.from_env()) as client:
+        results, decisions, actions = evaluate.score(
+            meetings, lambda t, lang, s: generate_summary(t, language=lang, client=client, segments=s))
+    print(evaluate.report(results, decisions, actions))
+    assert decisions.recall >= MIN_DECISION_RECALL, evaluate.report(results, decisions, actions)
+    assert actions.recall >= MIN_ACTION_RECALL, evaluate.report(results, decisions, actions)
