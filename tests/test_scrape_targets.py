@@ -7,11 +7,14 @@ group_vars/web, or in one host's host_vars, is the port Prometheus scrapes.
 A job whose targets require basic auth gets it, and prometheus.yml names a
 password file instead of holding the password. The example inventories'
 shared files are used as they are (linked into a test inventory), with the
-prometheus role's own template.
+prometheus role's own template, and promtool checks what it renders.
 """
 import json
+import shutil
+import subprocess
 from pathlib import Path
 
+import pytest
 import yaml
 
 from conftest import ROOT
@@ -63,6 +66,25 @@ def jobs(result: dict) -> dict[str, dict]:
     return {j["job_name"]: j for j in yaml.safe_load(result["config"])["scrape_configs"]}
 
 
+def promtool_check(result: dict, tmp: Path) -> str:
+    """promtool's check of the rendered prometheus.yml with its file_sd and password files, under tmp."""
+    if not shutil.which("promtool"):
+        pytest.skip("promtool is not installed (scripts/test-dashboards.sh installs Debian's prometheus)")
+    etc = tmp / "etc-prometheus"
+    (etc / "file_sd").mkdir(parents=True)
+    config = result["config"].replace("/etc/prometheus/", f"{etc}/")
+    for job, groups in result["targets"].items():
+        (etc / "file_sd" / f"{job}.yml").write_text(yaml.safe_dump(groups))
+    for job in yaml.safe_load(config)["scrape_configs"]:
+        if "password_file" in job.get("basic_auth", {}):
+            Path(job["basic_auth"]["password_file"]).write_text("test-only")
+    (etc / "prometheus.yml").write_text(config)
+    proc = subprocess.run(["promtool", "check", "config", str(etc / "prometheus.yml")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0 and "WARNING" not in proc.stdout + proc.stderr, proc.stdout + proc.stderr
+    return proc.stdout
+
+
 def test_each_target_is_scraped_on_its_own_port(play, tmp_path):
     inv = inventory(tmp_path, HOSTS, group_vars={"web": {"brefboard_http_port": 8081}}, host_vars={
         "web2": {"node_exporter_web_listen_address": "0.0.0.0:9200"},
@@ -80,6 +102,7 @@ def test_each_target_is_scraped_on_its_own_port(play, tmp_path):
     # No host requires credentials: the node job has none.
     assert "basic_auth" not in jobs(result)["node"]
     assert jobs(result)["prometheus"]["basic_auth"]["username"] == "admin"
+    assert "SUCCESS" in promtool_check(result, tmp_path)
 
 
 def test_groups_are_the_ones_the_roles_use(play, tmp_path):
@@ -107,6 +130,7 @@ def test_a_job_whose_targets_require_auth_gets_it_from_a_file(play, tmp_path):
     assert node["basic_auth"] == {"username": "scraper", "password_file": "/etc/prometheus/scrape-node.password"}
     assert "test-only-node-password" not in result["config"]
     assert "test-only-password" not in result["config"]
+    assert "SUCCESS" in promtool_check(result, tmp_path)
 
 
 def test_hosts_requiring_different_credentials_are_refused(play, tmp_path):
