@@ -140,3 +140,15 @@ def test_hosts_requiring_different_credentials_are_refused(play, tmp_path):
     result = play.run(None, None, RECORD, inventory=inv, pattern="monitoring")["mon1"]
     assert not result["ok"]
     assert "give every host that sets node_exporter_basic_auth_users the same single user" in json.dumps(result)
+
+
+def test_grafana_reads_prometheus_where_its_host_listens(play, tmp_path):
+    hosts = {"all": {"children": {"monitoring": {"hosts": {"mon1": {}}}, "grafana": {"hosts": {"graf1": {}}}}}}
+    inv = inventory(tmp_path, hosts, group_vars={}, host_vars={
+        "mon1": {"prometheus_web_listen_address": "0.0.0.0:9191", "ansible_host": "10.0.0.5"}})
+    (tmp_path / "inventory" / "group_vars" / "grafana").mkdir()
+    (tmp_path / "inventory" / "group_vars" / "grafana" / "grafana.yml").symlink_to(SHARED / "grafana.yml")
+    record = {"name": "Record the datasource URL",
+              "ansible.builtin.set_fact": {"test_result": {"url": "{{ grafana_prometheus_url }}"}}}
+    result = play.run(None, None, [record], inventory=inv, pattern="grafana")["graf1"]
+    assert result == {"ok": True, "url": "http://10.0.0.5:9191"}, result
