@@ -61,7 +61,8 @@ def run_summary(summary_id: int, request_id: str) -> str:
     client = None
     try:
         client = llm_client()
-        result = generate_summary(rec.transcript, language=rec.language or None, client=client)
+        result = generate_summary(rec.transcript, language=rec.language or None, client=client,
+                                  segments=list(rec.segments.values("start", "end", "text")))
     except LLMError as exc:
         return _failed(summary_id, request_id, str(exc), exc.kind)
     except Exception as exc:  # a bug must not leave the job "running" forever

@@ -231,7 +231,10 @@ def split_units(text: str, language: str | None = None, segments=None) -> list[U
     """Clause-sized units of a transcript (see the module's docstring)."""
     key = lang_key(language)
     if segments:
-        text = _segment_text(segments) or text
+        timed = _segment_text(segments)
+        # the segments' pauses, when they are the same words as the text (not an edited transcript)
+        if timed and (not text or re.sub(r"[\W_]+", "", timed) == re.sub(r"[\W_]+", "", text)):
+            text = timed
     out: list[Unit] = []
     new_owner = re.compile(
         rf"\s+(?=(?:and|et)\s+{NAME}\s+(?:will|'ll|is going|needs|has to|va|doit|devra|se charge|s'occupe|[{_LOW}]+ra\b))")

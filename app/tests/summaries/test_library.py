@@ -432,6 +432,26 @@ def test_extractive_without_an_endpoint_and_the_page_says_so(alice, alice_client
     assert "Résumé extractif" in " ".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
 
 
+def test_the_offline_job_cuts_units_on_the_recordings_segments(alice, alice_client, no_llm,
+                                                               django_capture_on_commit_callbacks):
+    """The summary job gives the extractive path the recording's segments: a pause
+    between two segments without punctuation ends a unit (here, the decision's)."""
+    first, second = "nous avons décidé de renégocier le contrat", "Paul va envoyer le planning d'ici vendredi"
+    rec = make_recording(alice, transcript=f"Bonjour à tous {first} {second}", segments=False)
+    job = TranscriptionJob.objects.create(recording=rec, status=TranscriptionJob.Status.DONE,
+                                          queue="transcribe.cpu", completions=1)
+    Segment.objects.create(recording=rec, job=job, index=0, start=0.0, end=4.0, text=f"Bonjour à tous {first}")
+    Segment.objects.create(recording=rec, job=job, index=1, start=6.0, end=9.0, text=second)
+    with django_capture_on_commit_callbacks():
+        services.request_summary(rec)
+    assert run_pending(rec) == "done"
+    summary = Summary.objects.get(recording=rec)
+    assert summary.decisions == ["Bonjour à tous nous avons décidé de renégocier le contrat."]
+    assert summary.action_items == ["Paul : envoyer le planning (échéance : d'ici vendredi)"]
+    page = alice_client.get(reverse("library_detail", args=[rec.pk])).content.decode()
+    assert "Paul : envoyer le planning (échéance : d&#x27;ici vendredi)" in page
+
+
 def test_a_half_configured_endpoint_fails_loudly(alice, settings, no_llm, django_capture_on_commit_callbacks):
     settings.LLM_BASE_URL = "http://127.0.0.1:9/v1"  # no model
     rec = make_recording(alice)

@@ -265,3 +265,12 @@ def test_llm_recall_when_an_endpoint_is_configured(meetings):
     print(evaluate.report(results, decisions, actions))
     assert decisions.recall >= MIN_DECISION_RECALL, evaluate.report(results, decisions, actions)
     assert actions.recall >= MIN_ACTION_RECALL, evaluate.report(results, decisions, actions)
+
+
+def test_segments_of_another_text_are_ignored():
+    """An edited transcript no longer matches its segments: the text wins."""
+    segments = [{"start": 0.0, "end": 4.0, "text": "we looked at the budget of the project"},
+                {"start": 7.5, "end": 11.0, "text": "Paul will send the new planning by Friday"}]
+    edited = "We looked at the budget of the project and Marie will send the new planning by Monday."
+    found = units.classify(edited, "en", segments)
+    assert [a.owner for a in found.actions.values()] == ["Marie"]
