@@ -5,7 +5,7 @@ export PATH := $(CURDIR)/.venv/bin:$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/collections
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 # Role scenarios, in the order make test runs them.
-SCENARIOS ?= prometheus grafana single site
+SCENARIOS ?= monitoring single site
 # make acceptance: the deployed site to drive (see acceptance/README.md).
 URL ?= http://localhost:8080
 PROMETHEUS_URL ?= http://127.0.0.1:9090

@@ -2,7 +2,7 @@
 """grafana-testdouble: a stand-in for Grafana's `grafana` binary, for Molecule only.
 
 NOT GRAFANA. Grafana's server cannot be downloaded on the build machine, so
-molecule/grafana builds this into a package named `grafana-testdouble` and
+molecule/monitoring builds this into a package named `grafana-testdouble` and
 serves it from a throwaway apt repository inside the test container. It
 implements only what roles/grafana relies on, the way Grafana behaves:
 

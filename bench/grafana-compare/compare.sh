@@ -2,17 +2,17 @@
 # Side-by-side run of roles/grafana and grafana.grafana's `grafana` role (from
 # the collections the ansible wheel carries, unpacked by scripts/collections.sh),
 # each on a fresh Debian 12 systemd container, both against grafana-testdouble
-# from the same throwaway signed apt repository (../testdouble/build-repo.sh).
+# from the same throwaway signed apt repository (testbed/grafana-testdouble/build-repo.sh).
 # For each role: time of the first converge, then of a second converge and the
 # number of tasks it still changes (0 = idempotent). Prints a Markdown table.
 #
-#   molecule/grafana/compare/compare.sh        (needs scripts/bootstrap.sh done, dockerd up)
-#   COMPARE_ROLES=upstream molecule/grafana/compare/compare.sh   (one of them)
+#   bench/grafana-compare/compare.sh        (needs scripts/bootstrap.sh done, dockerd up)
+#   COMPARE_ROLES=upstream bench/grafana-compare/compare.sh   (one of them)
 #
 # A measurement for the README, not a test: it exits 0 whatever the numbers.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../../.." && pwd)
+root=$(cd "$here/../.." && pwd)
 cd "$root"
 export PATH="$root/.venv/bin:$PATH"
 export ANSIBLE_ROLES_PATH="$root/roles" ANSIBLE_COLLECTIONS_PATH="$root/collections"
@@ -35,7 +35,7 @@ with zipfile.ZipFile(wheel) as z:
             out.write_bytes(z.read(m))
 PY
 export ANSIBLE_COLLECTIONS_PATH="$work/collections:$ANSIBLE_COLLECTIONS_PATH"
-"$here/../testdouble/build-repo.sh" "$work/testdouble" >/dev/null
+"$root/testbed/grafana-testdouble/build-repo.sh" "$work/testdouble" >/dev/null
 containers=()
 cleanup() { for c in "${containers[@]}"; do docker rm -f "$c" >/dev/null 2>&1 || true; done; rm -rf "$work"; }
 trap cleanup EXIT

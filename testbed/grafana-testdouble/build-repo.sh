@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build a throwaway, signed apt repository holding grafana-testdouble, for
-# molecule/grafana only. NOT Grafana; never publish or install it elsewhere.
+# molecule/monitoring only. NOT Grafana; never publish or install it elsewhere.
 #
 #   build-repo.sh OUT_DIR
 #
@@ -41,7 +41,7 @@ for v in "${versions[@]}"; do
     chmod 0755 "$root/usr/sbin/grafana-cli" "$root/usr/sbin/grafana-server"
     install -m 0644 "$here/grafana-server.service" "$root/lib/systemd/system/grafana-server.service"
     install -m 0755 "$here/postinst" "$root/DEBIAN/postinst"
-    printf 'grafana-testdouble: a test double of Grafana for molecule/grafana. NOT GRAFANA.\n' \
+    printf 'grafana-testdouble: a test double of Grafana for molecule/monitoring. NOT GRAFANA.\n' \
         > "$root/usr/share/doc/grafana-testdouble/README"
     cat > "$root/DEBIAN/control" <<CONTROL
 Package: grafana-testdouble
@@ -53,7 +53,7 @@ Conflicts: grafana, grafana-enterprise
 Section: misc
 Priority: optional
 Description: TEST DOUBLE of Grafana for Molecule tests - NOT GRAFANA
- Stands in for Grafana's server in molecule/grafana: a tiny Python HTTP server
+ Stands in for Grafana's server in molecule/monitoring: a tiny Python HTTP server
  answering /api/health and the provisioning endpoints roles/grafana uses,
  installed as the grafana-server systemd unit. Never install it elsewhere.
 CONTROL
