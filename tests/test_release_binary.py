@@ -8,6 +8,7 @@ runs here for real against a local HTTP server that logs every request.
 import hashlib
 import http.server
 import io
+import json
 import os
 import platform
 import tarfile
@@ -117,3 +118,90 @@ def test_a_given_checksum_wins_over_the_known_table(play, tmp_path, server):
                 release_binary_checksums={ARCH: "0" * 64}, release_binary_checksum=server.sha)
     assert r["ok"], r
     assert (tmp_path / "bin" / "tool").exists()
+
+
+def console_archive(tmp_path):
+    """A release-shaped archive with a tool and a consoles directory (two files, one in a subfolder)."""
+    members = {"tool": (b"#!/bin/sh\necho tool\n", 0o755), "consoles/index.html.example": (b"<h1>index</h1>\n", 0o644),
+               "consoles/lib/node.lib": (b"{{ define \"node\" }}{{ end }}\n", 0o644)}
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for name, (data, mode) in members.items():
+            info = tarfile.TarInfo(f"tool-1.2.3.linux-{ARCH}/{name}")
+            info.size, info.mode = len(data), mode
+            tar.addfile(info, io.BytesIO(data))
+    path = tmp_path / "tool-consoles.tar.gz"
+    path.write_bytes(buf.getvalue())
+    return path, hashlib.sha256(buf.getvalue()).hexdigest(), members
+
+
+def changed_count(play):
+    """Tasks that changed something in the last run, not counting the result file the harness writes."""
+    recap = [line for line in play.proc.stdout.splitlines() if line.startswith("host ")]
+    return int(recap[-1].split("changed=")[1].split()[0]) - 1
+
+
+def test_a_console_directory_is_checked_as_one_unit_and_restored_whole(play, tmp_path):
+    archive, sha, members = console_archive(tmp_path)
+    consoles = tmp_path / "etc" / "consoles"
+    (tmp_path / "etc").mkdir()
+    args = dict(release_binary_local_archive=str(archive), release_binary_checksum=sha,
+                release_binary_dirs=[{"src": "consoles", "dest": str(consoles)}])
+    assert install(play, tmp_path, **args)["ok"]
+    assert (consoles / "index.html.example").read_bytes() == members["consoles/index.html.example"][0]
+    manifest = json.loads((tmp_path / "cache" / f"tool-1.2.3.linux-{ARCH}" / ".manifest.json").read_text())
+    assert manifest["checksum"] == sha and set(manifest["files"]) == {"tool", "consoles"}
+
+    # Nothing changed: the probe sees the same digest, nothing is copied or removed.
+    play.out.joinpath("host.json").unlink()
+    assert install(play, tmp_path, **args)["ok"]
+    assert changed_count(play) == 0, play.proc.stdout[-3000:]
+
+    # One file edited, one deleted, one added, one made group-writable: the next run restores the tree.
+    (consoles / "index.html.example").write_text("defaced\n")
+    (consoles / "lib" / "node.lib").unlink()
+    (consoles / "stray.html").write_text("not from the archive\n")
+    play.out.joinpath("host.json").unlink()
+    assert install(play, tmp_path, **args)["ok"]
+    assert changed_count(play) >= 1
+    assert (consoles / "index.html.example").read_bytes() == members["consoles/index.html.example"][0]
+    assert (consoles / "lib" / "node.lib").read_bytes() == members["consoles/lib/node.lib"][0]
+    assert not (consoles / "stray.html").exists()
+
+    os.chmod(consoles / "lib" / "node.lib", 0o664)
+    play.out.joinpath("host.json").unlink()
+    assert install(play, tmp_path, **args)["ok"]
+    assert os.stat(consoles / "lib" / "node.lib").st_mode & 0o777 == 0o644
+
+
+def test_an_edited_binary_is_restored_and_an_unchanged_one_left_alone(play, tmp_path):
+    archive, sha, members = console_archive(tmp_path)
+    args = dict(release_binary_local_archive=str(archive), release_binary_checksum=sha)
+    assert install(play, tmp_path, **args)["ok"]
+    tool = tmp_path / "bin" / "tool"
+    inode = tool.stat().st_ino
+    play.out.joinpath("host.json").unlink()
+    assert install(play, tmp_path, **args)["ok"]
+    assert tool.stat().st_ino == inode and changed_count(play) == 0
+    tool.write_text("#!/bin/sh\necho tampered\n")
+    play.out.joinpath("host.json").unlink()
+    assert install(play, tmp_path, **args)["ok"]
+    assert tool.read_bytes() == members["tool"][0]
+
+
+def test_a_new_checksum_for_the_same_version_unpacks_again(play, tmp_path):
+    # The manifest names the checksum its tree came from: another archive is not taken for it.
+    archive, sha, members = console_archive(tmp_path)
+    assert install(play, tmp_path, release_binary_local_archive=str(archive), release_binary_checksum=sha)["ok"]
+    data = b"#!/bin/sh\necho tool 2\n"
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        info = tarfile.TarInfo(f"tool-1.2.3.linux-{ARCH}/tool")
+        info.size, info.mode = len(data), 0o755
+        tar.addfile(info, io.BytesIO(data))
+    archive.write_bytes(buf.getvalue())
+    play.out.joinpath("host.json").unlink()
+    r = install(play, tmp_path, release_binary_local_archive=str(archive),
+                release_binary_checksum=hashlib.sha256(buf.getvalue()).hexdigest())
+    assert r["ok"], r
+    assert (tmp_path / "bin" / "tool").read_bytes() == data
