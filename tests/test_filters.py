@@ -17,7 +17,7 @@ profile = filters.worker_profile
 
 def test_the_filters_are_registered_under_their_names():
     assert set(filters.FilterModule().filters()) == {
-        "brefboard_worker_profile", "brefboard_listen_addresses", "brefboard_hba_entries"}
+        "brefboard_worker_profile", "brefboard_listen_addresses", "brefboard_hba_entries", "brefboard_web_names"}
 
 
 def test_a_cpu_worker_gets_faster_whisper_on_the_cpu_queue():
@@ -110,3 +110,20 @@ def test_hba_entries_let_the_app_role_in_from_loopback_and_its_hosts_only():
     assert {(e["type"], e["database"], e["user"], e["auth_method"]) for e in entries} == {
         ("host", "brefboard", "app", "scram-sha-256")}
     assert len(filters.hba_entries([], "brefboard", "app")) == 2
+
+
+def test_web_names_are_what_browsers_send_and_django_wants():
+    names = filters.web_names(["https://BrefBoard.Example.org:443/", "http://10.1.2.3:8000", "http://[fd00::5]:8080",
+                               " http://localhost:80 "], ["brefboard.example.org", "web1", "[::1]", "_bad"], "https", ":8443")
+    assert names["origins"] == ["https://brefboard.example.org", "http://10.1.2.3:8000", "http://[fd00::5]:8080",
+                                "http://localhost"]
+    assert names["hosts"] == ["brefboard.example.org", "10.1.2.3", "[fd00::5]", "localhost"]
+    assert names["allowed_hosts"] == ["brefboard.example.org", "10.1.2.3", "[fd00::5]", "localhost", "web1", "[::1]", "_bad"]
+    # Extra hosts are trusted with nginx's own scheme and port; a name that cannot start a host is not.
+    assert names["csrf_origins"] == names["origins"] + [
+        "https://brefboard.example.org:8443", "https://web1:8443", "https://[::1]:8443"]
+
+
+def test_web_names_refuse_another_scheme():
+    with pytest.raises(AnsibleFilterError, match="http or https"):
+        filters.web_names(["http://a"], [], "ftp")

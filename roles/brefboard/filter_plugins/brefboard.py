@@ -5,6 +5,8 @@ imports the role has them; tests/test_filters.py tests them directly.
 """
 from __future__ import annotations
 
+import re
+
 from ansible.errors import AnsibleFilterError
 
 WILDCARDS = ("0.0.0.0", "*", "::")
@@ -105,10 +107,50 @@ def hba_entries(clients, database: str, user: str, auth_method: str = "scram-sha
     return entries
 
 
+def _unique(items) -> list:
+    seen, out = set(), []
+    for item in items:
+        if item not in seen:
+            seen.add(item)
+            out.append(item)
+    return out
+
+
+def web_names(public_urls, extra_hosts, scheme: str, port_suffix: str = "") -> dict:
+    """Django's allowed hosts and CSRF trusted origins from the URLs users type.
+
+    public_urls: scheme://host[:port] (preflight has checked them), made what
+    browsers send in Origin: scheme and host in lower case, no trailing slash,
+    the scheme's default port left out. hosts: their host names as
+    ALLOWED_HOSTS wants them (no scheme or port; [::1] keeps its brackets).
+    extra_hosts: more names the host answers to; each is allowed, and trusted
+    as an origin with the `scheme` and `port_suffix` nginx itself serves.
+    """
+    if scheme not in ("http", "https"):
+        raise AnsibleFilterError(f"brefboard_web_names: scheme must be http or https, got {scheme!r}")
+    origins = []
+    for url in public_urls or []:
+        origin = re.sub("/$", "", str(url).strip().lower())
+        origin = re.sub(r"^(http://[^/]+):80$", r"\1", origin)
+        origin = re.sub(r"^(https://[^/]+):443$", r"\1", origin)
+        origins.append(origin)
+    origins = _unique(origins)
+    hosts = _unique(re.sub(":[0-9]+$", "", re.sub("^[a-z]+://", "", o)) for o in origins)
+    extra_hosts = _unique(str(h) for h in extra_hosts or [])
+    return {
+        "origins": origins,
+        "hosts": hosts,
+        "allowed_hosts": _unique(hosts + extra_hosts),
+        "csrf_origins": _unique(origins + [f"{scheme}://{h.lower()}{port_suffix}"
+                                           for h in extra_hosts if re.match("[A-Za-z0-9[]", h)]),
+    }
+
+
 class FilterModule:
     def filters(self):
         return {
             "brefboard_worker_profile": worker_profile,
             "brefboard_listen_addresses": listen_addresses,
             "brefboard_hba_entries": hba_entries,
+            "brefboard_web_names": web_names,
         }
