@@ -3,13 +3,15 @@
 
     .venv-app/bin/python bench/instrumentation.py              # defaults
     .venv-app/bin/python bench/instrumentation.py --rounds 30 --requests 200
+    .venv-app/bin/python bench/instrumentation.py --skip-scrape --stock   # overhead only, and the old chain
 
 (``scripts/test-app.sh`` builds ``.venv-app``; redis-server must be installed.)
 
 1. Overhead per request. One process, prometheus_client in multiprocess mode
    (file-backed values, as under gunicorn), two WSGI handlers built from the
-   same settings: "instrumented" (django-prometheus' Before/After middlewares,
-   RequestMiddleware, ExceptionMiddleware, the real login view wrapped in
+   same settings: "instrumented" (PrometheusMiddleware, which records
+   django-prometheus' request families, RequestMiddleware, ExceptionMiddleware,
+   the real login view wrapped in
    ``@monitor_view``) and "bare" (those middlewares removed, the plain view).
    Rounds alternate between the two so that machine noise hits both alike;
    the ratio is the median instrumented time over the median bare time.
@@ -77,23 +79,48 @@ def urlpatterns_for_bench():
     ]
 
 
-def handlers():
+# BrefBoard's own metrics (django_request_count, django_view_latency_seconds, django_error...);
+# any other monitoring middleware in the settings serves django-prometheus' families.
+OWN_MIDDLEWARES = ("brefboard.monitoring.middleware.RequestMiddleware",
+                   "brefboard.monitoring.middleware.ExceptionMiddleware")
+
+
+PROMETHEUS_MIDDLEWARE = "brefboard.monitoring.middleware.PrometheusMiddleware"
+STOCK_PAIR = ("django_prometheus.middleware.PrometheusBeforeMiddleware",
+              "django_prometheus.middleware.PrometheusAfterMiddleware")
+STOCK = "stock django-prometheus"
+
+
+def handlers(stock: bool = False):
     """WSGI handlers by variant; middleware chains are fixed when a handler is built.
 
-    "instrumented": every middleware of the settings; "django-prometheus only": ours
-    removed (to tell its cost from ours); "bare": both removed.
+    "instrumented": every middleware of the settings; "django-prometheus only": BrefBoard's
+    own metrics middlewares (``OWN_MIDDLEWARES``) removed, the django-prometheus families
+    kept (to tell their cost from ours); "bare": every monitoring middleware removed.
+    With ``stock``, also "stock django-prometheus": the instrumented chain with
+    django-prometheus' own Before/After pair instead of ``PrometheusMiddleware`` (the
+    configuration before it), measured in the same interleaved rounds.
     """
     from django.conf import settings
     from django.core.handlers.wsgi import WSGIHandler
     from django.test import override_settings
 
-    def without(*prefixes):
-        return [m for m in settings.MIDDLEWARE if not m.startswith(prefixes)]
+    def without(names=(), prefixes=()):
+        return [m for m in settings.MIDDLEWARE if m not in names and not m.startswith(prefixes)]
 
-    built = {"instrumented": WSGIHandler()}
-    with override_settings(MIDDLEWARE=without("brefboard.monitoring.")):
+    built = {}
+    if stock:
+        # as before PrometheusMiddleware: django-prometheus' own pair, first and last. Built first:
+        # its metrics then exist and PrometheusMiddleware shares them (two definitions would clash).
+        mw = [m for m in settings.MIDDLEWARE if m != PROMETHEUS_MIDDLEWARE]
+        if len(mw) == len(settings.MIDDLEWARE):
+            raise RuntimeError(f"--stock: {PROMETHEUS_MIDDLEWARE} is not in settings.MIDDLEWARE")
+        with override_settings(MIDDLEWARE=[STOCK_PAIR[0], *mw, STOCK_PAIR[1]]):
+            built[STOCK] = WSGIHandler()
+    built["instrumented"] = WSGIHandler()
+    with override_settings(MIDDLEWARE=without(names=OWN_MIDDLEWARES)):
         built["django-prometheus only"] = WSGIHandler()
-    with override_settings(MIDDLEWARE=without("django_prometheus.", "brefboard.monitoring.")):
+    with override_settings(MIDDLEWARE=without(prefixes=("django_prometheus.", "brefboard.monitoring."))):
         built["bare"] = WSGIHandler()
     return built
 
@@ -109,7 +136,7 @@ def call(handler, path: str) -> None:
         raise RuntimeError(f"{path}: {status[0]}")
 
 
-def bench_overhead(rounds: int, requests: int) -> dict:
+def bench_overhead(rounds: int, requests: int, stock: bool = False) -> dict:
     os.environ.update(ENV)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(dir=RUN_DIR)  # before prometheus_client loads
     os.environ["DJANGO_SETTINGS_MODULE"] = "brefboard.settings"
@@ -121,9 +148,12 @@ def bench_overhead(rounds: int, requests: int) -> dict:
     import brefboard.urls
 
     brefboard.urls.urlpatterns[:0] = urlpatterns_for_bench()
-    assert "brefboard.monitoring.middleware.RequestMiddleware" in settings.MIDDLEWARE
-    built = handlers()
-    paths = {"instrumented": "/instrumented/", "django-prometheus only": "/bare/", "bare": "/bare/"}
+    missing = [m for m in OWN_MIDDLEWARES if m not in settings.MIDDLEWARE]
+    if missing:
+        raise RuntimeError(f"not in settings.MIDDLEWARE any more: {missing} (update OWN_MIDDLEWARES)")
+    built = handlers(stock)
+    paths = {"instrumented": "/instrumented/", "django-prometheus only": "/bare/", "bare": "/bare/",
+             STOCK: "/instrumented/"}
     for _ in range(50):  # warm-up: templates compiled, metric files created
         for name, handler in built.items():
             call(handler, paths[name])
@@ -145,8 +175,11 @@ def bench_overhead(rounds: int, requests: int) -> dict:
     # of the machine's load; the median of those ratios is the figure to quote.
     paired = statistics.median(i / b for i, b in zip(times["instrumented"], times["bare"]))
     paired_ours = statistics.median(i / d for i, d in zip(times["instrumented"], times["django-prometheus only"]))
-    return {"ms": best, "median_ms": med, "ratio": paired, "ratio_best": best["instrumented"] / best["bare"],
-            "ratio_ours": paired_ours}
+    out = {"ms": best, "median_ms": med, "ratio": paired, "ratio_best": best["instrumented"] / best["bare"],
+           "ratio_ours": paired_ours}
+    if stock:
+        out["ratio_stock"] = statistics.median(s / b for s, b in zip(times[STOCK], times["bare"]))
+    return out
 
 
 # --- 2. One scrape with 4 gunicorn workers and 2 Celery workers -------------------------------------
@@ -327,14 +360,23 @@ def main() -> None:
     parser.add_argument("--celery-workers", type=int, default=2, help="Celery pool processes (default 2)")
     parser.add_argument("--jobs", type=int, default=4, help="transcriptions the Celery worker runs before the scrapes")
     parser.add_argument("--upload-jobs", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--stock", action="store_true",
+                        help="also time the chain with django-prometheus' own Before/After pair, in the same rounds")
+    parser.add_argument("--skip-scrape", action="store_true",
+                        help="only the per-request overhead (seconds, no Redis, Celery or Whisper)")
     parser.add_argument("--audio", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.upload_jobs:
         upload_jobs(args.audio, args.upload_jobs)
         return
+    for name in ("rounds", "requests", "scrapes", "traffic", "web_workers", "celery_workers", "jobs"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be at least 1")
     try:
-        sc = bench_scrape(args.scrapes, args.traffic, args.web_workers, args.celery_workers, args.jobs)
-        over = bench_overhead(args.rounds, args.requests)  # second: it imports Django in this process
+        sc = None
+        if not args.skip_scrape:
+            sc = bench_scrape(args.scrapes, args.traffic, args.web_workers, args.celery_workers, args.jobs)
+        over = bench_overhead(args.rounds, args.requests, args.stock)  # second: it imports Django in this process
     finally:
         shutil.rmtree(RUN_DIR, ignore_errors=True)
     print("Per request, login view, same process, multiprocess-mode values (CPU time, best / median round):")
@@ -344,6 +386,12 @@ def main() -> None:
           f"(median of per-round ratios: overhead {100 * (over['ratio'] - 1):+.1f} %, aim <= 5 %; "
           f"best rounds {over['ratio_best']:.3f})")
     print(f"  ratio ours (vs django-prometheus)  {over['ratio_ours']:.3f}")
+    if "ratio_stock" in over:
+        print(f"  ratio stock django-prometheus/bare {over['ratio_stock']:.3f}  "
+              f"(the Before/After pair instead of PrometheusMiddleware: overhead {100 * (over['ratio_stock'] - 1):+.1f} %)")
+    if sc is None:
+        print(f"(scrapes skipped: --skip-scrape) | load average {os.getloadavg()[0]:.1f}")
+        return
     web, celery = sc["web"], sc["celery"]
     print(f"One scrape of /metrics, gunicorn with {sc['web_workers']} workers:")
     print(f"  median {web['median_ms']:.1f} ms, p95 {web['p95_ms']:.1f} ms (aim < 50 ms)")

@@ -178,7 +178,7 @@ MIDDLEWARE = [
     # Every page needs a login; the few public ones are marked @login_not_required.
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     # django-prometheus' request families that the dashboards read, where its After
-    # middleware stood (it replaces the Before/After pair at a third of the cost).
+    # middleware stood (in place of its Before/After pair, at a fraction of the cost).
     "brefboard.monitoring.middleware.PrometheusMiddleware",
 ]
 

@@ -16,6 +16,10 @@ COUNTED = "_brefboard_counted"  # request attribute: django_request_count alread
 TIMED = "_brefboard_timed"  # request attribute: django_view_latency_seconds already observed
 UNRESOLVED = "unresolved"
 
+# Labelled children kept once known: these run on every request.
+_requests = metrics.Children(metrics.REQUESTS)
+view_latency = metrics.Children(metrics.VIEW_LATENCY)
+
 
 def view_name(request, func=None) -> str:
     """The label for a view: the URL pattern's name (bounded), never the path itself."""
@@ -32,7 +36,7 @@ def count_request(request, func=None) -> None:
     if getattr(request, COUNTED, False):
         return
     setattr(request, COUNTED, True)
-    metrics.REQUESTS.labels(view_name=view_name(request, func)).inc()
+    _requests(view_name(request, func)).inc()
 
 
 def count_requests(func):
@@ -59,7 +63,7 @@ def monitor_view(func):
         try:
             return func(request, *args, **kwargs)
         finally:
-            metrics.VIEW_LATENCY.labels(view_name=view_name(request, func)).observe(time.perf_counter() - started)
+            view_latency(view_name(request, func)).observe(time.perf_counter() - started)
 
     return wrapper
 

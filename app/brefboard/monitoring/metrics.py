@@ -102,3 +102,79 @@ for _kind in ERROR_TYPES:
     ERRORS.labels(type=_kind)
 for _kind in RECORDING_ERROR_TYPES:
     RECORDING_ERRORS.labels(error_type=_kind)
+
+
+# --- django-prometheus' HTTP families that dashboards and rules read ---------------------------------
+
+class HttpMetrics:
+    """The four django-prometheus request families of grafana_dashboards/METRICS.md (section 3).
+
+    Same names, types, labels and latency buckets as django-prometheus' own
+    ``Metrics`` (with its PROMETHEUS_METRIC_NAMESPACE and PROMETHEUS_LATENCY_BUCKETS
+    settings); its other sixteen families (counts before middlewares, by method,
+    by transport, by template, by charset, body-size histograms...) are read by no
+    dashboard, rule or test and are not defined. Made once, by the first
+    ``PrometheusMiddleware`` (Django must be set up: the settings are read then).
+    Where django-prometheus' own middlewares were made first in the same process
+    (bench/instrumentation.py --stock), their four families are shared instead.
+    """
+
+    _instance: HttpMetrics | None = None
+
+    @classmethod
+    def get_instance(cls) -> HttpMetrics:
+        if cls._instance is None:
+            cls._instance = cls()
+        return cls._instance
+
+    FAMILIES = ("requests_by_view_transport_method", "responses_by_status_view_method",
+                "requests_latency_by_view_method", "exceptions_by_type")
+
+    def __init__(self) -> None:
+        from django_prometheus.conf import NAMESPACE, PROMETHEUS_LATENCY_BUCKETS
+        from django_prometheus.middleware import Metrics
+
+        stock = Metrics._instance  # noqa: SLF001
+        if stock is not None:  # django-prometheus' own middlewares made theirs first: share them
+            for name in self.FAMILIES:
+                setattr(self, name, getattr(stock, name))
+            return
+        self.requests_by_view_transport_method = Counter(
+            "django_http_requests_total_by_view_transport_method", "Count of requests by view, transport, method.",
+            ["view", "transport", "method"], namespace=NAMESPACE,
+        )
+        self.responses_by_status_view_method = Counter(
+            "django_http_responses_total_by_status_view_method", "Count of responses by status, view, method.",
+            ["status", "view", "method"], namespace=NAMESPACE,
+        )
+        self.requests_latency_by_view_method = Histogram(
+            "django_http_requests_latency_seconds_by_view_method",
+            "Histogram of request processing time labelled by view.",
+            ["view", "method"], buckets=PROMETHEUS_LATENCY_BUCKETS, namespace=NAMESPACE,
+        )
+        self.exceptions_by_type = Counter(
+            "django_http_exceptions_total_by_type", "Count of exceptions by object type.", ["type"],
+            namespace=NAMESPACE,
+        )
+
+
+class Children:
+    """``metric.labels(*values)``, remembered per label values.
+
+    prometheus_client's ``labels()`` checks its arguments, formats them and takes
+    a lock at every call; for label sets that are bounded (view names, methods,
+    statuses, error kinds) the child can be looked up once and kept. A child
+    stays valid across fork: multiprocess values reopen their file in a new pid.
+    """
+
+    __slots__ = ("_cache", "_labels")
+
+    def __init__(self, metric) -> None:
+        self._labels = metric.labels
+        self._cache: dict = {}
+
+    def __call__(self, *values: str):
+        child = self._cache.get(values)
+        if child is None:
+            child = self._cache[values] = self._labels(*values)
+        return child

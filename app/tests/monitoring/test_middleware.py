@@ -95,3 +95,36 @@ def test_a_cancelled_job_is_not_a_whisper_error():
     assert delta(before, after, "whisper_errors_total", error_type="JobCancelled") == 0
     assert delta(before, after, "whisper_errors_total", error_type="ValueError") == 1
     assert delta(before, after, "whisper_processing_time_seconds_count") == 2
+
+
+@override_settings(ROOT_URLCONF=__name__)
+def test_django_prometheus_families_the_dashboards_read():
+    """PrometheusMiddleware (in place of django-prometheus' Before/After pair): the four
+    families of grafana_dashboards/METRICS.md, with their labels; the unread ones are gone."""
+    client = Client(raise_request_exception=False)
+    before = scrape()
+    for _ in range(2):
+        assert client.get("/bench/decorated/").status_code == 200
+    assert client.post("/bench/counted/").status_code == 200
+    assert client.get("/bench/upload-crash/").status_code == 500
+    assert client.get("/profil/").status_code == 302  # LoginRequiredMiddleware answers: no view ran
+    after = scrape()
+    req = "django_http_requests_total_by_view_transport_method_total"
+    resp = "django_http_responses_total_by_status_view_method_total"
+    lat = "django_http_requests_latency_seconds_by_view_method_count"
+    assert delta(before, after, req, view="bench_decorated", transport="http", method="GET") == 2
+    assert delta(before, after, req, view="bench_counted", transport="http", method="POST") == 1
+    assert delta(before, after, resp, status="200", view="bench_decorated", method="GET") == 2
+    assert delta(before, after, resp, status="500", view="upload", method="GET") == 1
+    assert delta(before, after, lat, view="bench_decorated", method="GET") == 2
+    assert delta(before, after, lat, view="upload", method="GET") == 1  # once, not twice
+    assert delta(before, after, "django_http_exceptions_total_by_type_total", type="RuntimeError") == 1
+    # the redirect: a response of the library view, but its view never ran
+    assert delta(before, after, resp, status="302", view="profil", method="GET") == 1
+    assert delta(before, after, req, view="profil", transport="http", method="GET") == 0
+    le = [labels for (name, labels) in after if name == "django_http_requests_latency_seconds_by_view_method_bucket"]
+    assert {dict(l)["le"] for l in le} >= {"0.01", "0.1", "1.0", "75.0", "+Inf"}  # django-prometheus' buckets
+    names = {name for name, _ in after}
+    for unread in ("django_http_requests_before_middlewares_total", "django_http_requests_total_by_method_total",
+                   "django_http_responses_body_total_bytes_bucket", "django_http_responses_total_by_templatename_total"):
+        assert unread not in names
