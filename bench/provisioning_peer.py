@@ -60,7 +60,9 @@ def env_for(collections):
     env["ANSIBLE_COLLECTIONS_PATH"] = ":".join(collections)
     env["ANSIBLE_FORCE_COLOR"] = "0"
     # BENCH_PROFILE=1: each log ends with the time of every task (ansible.posix.profile_tasks)
-    env["ANSIBLE_CALLBACKS_ENABLED"] = "ansible.posix.profile_tasks" if os.environ.get("BENCH_PROFILE") else ""
+    env.pop("ANSIBLE_CALLBACKS_ENABLED", None)
+    if os.environ.get("BENCH_PROFILE"):
+        env["ANSIBLE_CALLBACKS_ENABLED"] = "ansible.posix.profile_tasks"
     return env
 
 
