@@ -41,10 +41,10 @@ lint: bootstrap ## yamllint, ansible-lint (production profile), syntax check of 
 	  for p in site.yml playbooks/*.yml; do ansible-playbook --syntax-check -i inventory/$$inv/hosts.yml "$$p" >/dev/null; done; \
 	done
 
-test-roles: bootstrap ## role specs and defaults agree, templates, tags, preflights on every inventory
-	.venv/bin/pytest -q tests
+test-roles: bootstrap ## the roles rendered by ansible on this machine: specs = defaults = README tables, units, env file, scrape targets (promtool), filters, tags, release downloads
+	.venv/bin/pytest -q -n auto tests
 
-test-role-specs: bootstrap ## each role's argument spec agrees with its defaults (the quick part of test-roles)
+test-role-specs: bootstrap ## each role's argument spec agrees with its defaults and its README table (the quick part of test-roles)
 	.venv/bin/pytest -q tests/test_role_specs.py
 
 test-app: ## the Django app: real Redis, Celery, Whisper, browser
