@@ -27,7 +27,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-from django.apps import apps
 
 from brefboard.recordings.models import Recording, TranscriptionJob
 from tests.helpers import espeak, wait_for
@@ -104,10 +103,9 @@ def test_served_pages_have_no_inline_script_and_declare_the_policy(client, alice
     rec = Recording.objects.get(owner=alice)
     job = rec.latest_job()
     assert job.is_active  # no worker runs: the pages show a job still to be done
-    pages = {"/login/": client, "/": alice_client, f"/recordings/{rec.pk}/": alice_client}
-    if apps.is_installed("brefboard.library"):
-        pages.update({"/profil/": alice_client, f"/library/{rec.pk}/": alice_client,
-                      f"/library/{rec.pk}/edit/": alice_client, f"/library/{rec.pk}/delete/": alice_client})
+    pages = {"/login/": client, "/": alice_client, f"/recordings/{rec.pk}/": alice_client,
+             "/profil/": alice_client, f"/library/{rec.pk}/": alice_client,
+             f"/library/{rec.pk}/edit/": alice_client, f"/library/{rec.pk}/delete/": alice_client}
     scripts = set()
     for path, c in pages.items():
         r = c.get(path)
@@ -344,16 +342,15 @@ def test_job_state_follows_the_server_without_reload(speaking_browser, live_serv
     wait_for(lambda: b.find_element("css selector", item).text == "64", timeout=10, what="64 % in the list")
     assert b.execute_script("return window.sameDocument === true")
 
-    # And on the library's list (/profil/), when the library is installed.
-    if apps.is_installed("brefboard.library"):
-        b.get(f"{live_server.url}/profil/")
-        b.execute_script("window.sameDocument = true;")
-        item = f"#rec-{rec.pk} [data-job-field='percent']"
-        assert b.find_element("css selector", item).text == "64"
-        TranscriptionJob.objects.filter(pk=job.pk).update(progress=71.0)
-        wait_for(lambda: b.find_element("css selector", item).text == "71", timeout=10, what="71 % on /profil/")
-        assert b.execute_script("return window.sameDocument === true")
-        TranscriptionJob.objects.filter(pk=job.pk).update(progress=64.0)
+    # And on the library's list (/profil/).
+    b.get(f"{live_server.url}/profil/")
+    b.execute_script("window.sameDocument = true;")
+    item = f"#rec-{rec.pk} [data-job-field='percent']"
+    assert b.find_element("css selector", item).text == "64"
+    TranscriptionJob.objects.filter(pk=job.pk).update(progress=71.0)
+    wait_for(lambda: b.find_element("css selector", item).text == "71", timeout=10, what="71 % on /profil/")
+    assert b.execute_script("return window.sameDocument === true")
+    TranscriptionJob.objects.filter(pk=job.pk).update(progress=64.0)
 
     # Failed: the page says so, and asks no more.
     b.get(f"{live_server.url}/recordings/{rec.pk}/")
