@@ -111,3 +111,37 @@ def live_webm(src: Path, dst: Path) -> Path:
 def split_bytes(data: bytes, size: int) -> list[bytes]:
     """Cut a stream at arbitrary byte offsets, as MediaRecorder's timeslice does."""
     return [data[i:i + size] for i in range(0, len(data), size)]
+
+
+def chromium(microphone_wav: Path):
+    """Headless Chromium whose microphone plays ``microphone_wav`` (console kept for the tests that read it)."""
+    if os.environ.get("BREFBOARD_SKIP_BROWSER") == "1":
+        pytest.skip("BREFBOARD_SKIP_BROWSER=1")
+    chromium_bin, driver_path = shutil.which("chromium"), shutil.which("chromedriver")
+    if not chromium_bin or not driver_path:
+        pytest.fail("chromium and chromium-driver are missing: scripts/test-app.sh installs them")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium_bin
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+                 f"--use-file-for-fake-audio-capture={microphone_wav}", "--autoplay-policy=no-user-gesture-required"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
+    driver.set_page_load_timeout(30)
+    return driver
+
+
+def log_in_as_alice(browser, live_server) -> None:
+    """Through the login form, as a user does, until the recorder's page is there."""
+    from selenium.webdriver.common.by import By
+
+    browser.get(live_server.url + "/login/")
+    browser.find_element(By.ID, "id_username").send_keys("alice")
+    browser.find_element(By.ID, "id_password").send_keys("correct horse battery")
+    browser.find_element(By.ID, "login-submit").click()
+    wait_for(lambda: browser.find_elements(By.ID, "start"), timeout=15, what="the home page")

@@ -9,15 +9,13 @@ spoken text is printed; 20% or lower with tiny.en.
 Needs Debian's `chromium` and `chromium-driver` (scripts/test-app.sh installs
 them); BREFBOARD_SKIP_BROWSER=1 skips it.
 """
-import os
-import shutil
 import subprocess
 import time
 
 import pytest
 
 from brefboard.recordings.models import Recording, TranscriptionJob
-from tests.helpers import espeak, wait_for, words
+from tests.helpers import chromium, espeak, log_in_as_alice, wait_for, words
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -52,23 +50,7 @@ def microphone_wav(tmp_path):
 
 @pytest.fixture
 def browser(microphone_wav):
-    if os.environ.get("BREFBOARD_SKIP_BROWSER") == "1":
-        pytest.skip("BREFBOARD_SKIP_BROWSER=1")
-    chromium, driver_path = shutil.which("chromium"), shutil.which("chromedriver")
-    if not chromium or not driver_path:
-        pytest.fail("chromium and chromium-driver are missing: scripts/test-app.sh installs them")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-                 f"--use-file-for-fake-audio-capture={microphone_wav}", "--autoplay-policy=no-user-gesture-required"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
-    driver.set_page_load_timeout(30)
+    driver = chromium(microphone_wav)
     yield driver
     driver.quit()
 
@@ -77,7 +59,7 @@ def test_record_in_the_browser_and_get_the_transcript(browser, live_server, alic
     from selenium.webdriver.common.by import By
 
     start_worker()
-    _log_in_as_alice(browser, live_server)
+    log_in_as_alice(browser, live_server)
 
     browser.find_element(By.ID, "start").click()
     started = time.monotonic()
@@ -113,7 +95,7 @@ def test_network_cut_then_reload_loses_nothing_acknowledged_or_kept(browser, liv
     from selenium.webdriver.common.by import By
 
     start_worker()
-    _log_in_as_alice(browser, live_server)
+    log_in_as_alice(browser, live_server)
     browser.find_element(By.ID, "start").click()
     wait_for(lambda: browser.execute_script("return window.brefboard.sent") >= 2, timeout=30, what="two chunks sent",
              state=lambda: _page_state(browser))
@@ -152,7 +134,7 @@ def test_resume_after_exactly_one_chunk_appends_the_new_stream(browser, live_ser
     header, was refused with 409 and dropped the new stream's first chunk, header and all."""
     from selenium.webdriver.common.by import By
 
-    _log_in_as_alice(browser, live_server)
+    log_in_as_alice(browser, live_server)
     browser.find_element(By.ID, "start").click()
     wait_for(lambda: browser.execute_script("return window.brefboard.sent") >= 1, timeout=30, what="chunk 0 sent",
              state=lambda: _page_state(browser))
@@ -181,17 +163,6 @@ def test_resume_after_exactly_one_chunk_appends_the_new_stream(browser, live_ser
     assert rec.status == Recording.Status.QUEUED and rec.missing_seconds == 0.0
     # Chunk 0 and the whole resumed stream: about 3 s a chunk, none refused.
     assert rec.duration == pytest.approx(3.0 * rec.chunk_count, abs=3.5), (rec.duration, rec.chunk_count)
-
-
-def _log_in_as_alice(browser, live_server) -> None:
-    """Through the login form, as a user does, until the recorder's page is there."""
-    from selenium.webdriver.common.by import By
-
-    browser.get(live_server.url + "/login/")
-    browser.find_element(By.ID, "id_username").send_keys("alice")
-    browser.find_element(By.ID, "id_password").send_keys("correct horse battery")
-    browser.find_element(By.ID, "login-submit").click()
-    wait_for(lambda: browser.find_elements(By.ID, "start"), timeout=15, what="the home page")
 
 
 def _page_state(browser) -> dict:

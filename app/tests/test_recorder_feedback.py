@@ -17,9 +17,7 @@ BREFBOARD_SKIP_BROWSER=1 skips the browser tests.
 """
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
 import time
 from html.parser import HTMLParser
@@ -29,7 +27,7 @@ import pytest
 import yaml
 
 from brefboard.recordings.models import Recording, TranscriptionJob
-from tests.helpers import espeak, wait_for
+from tests.helpers import chromium, espeak, log_in_as_alice, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 SPOKEN = ("Good morning everyone. Today we review the project schedule and the budget. "
@@ -147,50 +145,18 @@ def _wav(tmp_path: Path, name: str, speech: bool) -> Path:
     return out
 
 
-def _chromium(wav: Path):
-    if os.environ.get("BREFBOARD_SKIP_BROWSER") == "1":
-        pytest.skip("BREFBOARD_SKIP_BROWSER=1")
-    chromium, driver_path = shutil.which("chromium"), shutil.which("chromedriver")
-    if not chromium or not driver_path:
-        pytest.fail("chromium and chromium-driver are missing: scripts/test-app.sh installs them")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-                 f"--use-file-for-fake-audio-capture={wav}", "--autoplay-policy=no-user-gesture-required"):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
-    driver.set_page_load_timeout(30)
-    return driver
-
-
 @pytest.fixture
 def speaking_browser(tmp_path):
-    driver = _chromium(_wav(tmp_path, "speech", speech=True))
+    driver = chromium(_wav(tmp_path, "speech", speech=True))
     yield driver
     driver.quit()
 
 
 @pytest.fixture
 def silent_browser(tmp_path):
-    driver = _chromium(_wav(tmp_path, "silence", speech=False))
+    driver = chromium(_wav(tmp_path, "silence", speech=False))
     yield driver
     driver.quit()
-
-
-def _log_in(browser, live_server) -> None:
-    from selenium.webdriver.common.by import By
-
-    browser.get(live_server.url + "/login/")
-    browser.find_element(By.ID, "id_username").send_keys("alice")
-    browser.find_element(By.ID, "id_password").send_keys("correct horse battery")
-    browser.find_element(By.ID, "login-submit").click()
-    wait_for(lambda: browser.find_elements(By.ID, "start"), timeout=15, what="the home page")
 
 
 def _text(browser, element_id: str) -> str:
@@ -222,7 +188,7 @@ def _feedback(browser) -> dict:
 @pytest.mark.django_db(transaction=True)
 def test_recorder_shows_time_level_and_chunks_while_speaking(speaking_browser, live_server, alice):
     b = speaking_browser
-    _log_in(b, live_server)
+    log_in_as_alice(b, live_server)
     assert _feedback(b)["elapsed"] == "00:00" and _feedback(b)["sent"] == "0"
     b.find_element("id", "start").click()
     started = time.monotonic()
@@ -275,7 +241,7 @@ def test_recorder_shows_time_level_and_chunks_while_speaking(speaking_browser, l
 @pytest.mark.django_db(transaction=True)
 def test_silent_microphone_gets_a_warning(silent_browser, live_server, alice):
     b = silent_browser
-    _log_in(b, live_server)
+    log_in_as_alice(b, live_server)
     b.find_element("id", "start").click()
     started = time.monotonic()
     wait_for(lambda: _feedback(b)["status"] == "Enregistrement en cours…", timeout=15, what="recording",
@@ -298,7 +264,7 @@ def test_silent_microphone_gets_a_warning(silent_browser, live_server, alice):
 def test_inline_script_is_refused_by_the_page(speaking_browser, live_server, alice):
     """The policy is in force: a script added inline to the page does not run, the static ones did."""
     b = speaking_browser
-    _log_in(b, live_server)
+    log_in_as_alice(b, live_server)
     assert b.execute_script("return typeof window.brefboard") == "object"  # recorder.js ran
     b.execute_script("const s = document.createElement('script'); s.textContent = 'window.inlineRan = true;';"
                      "document.body.appendChild(s);")
@@ -318,7 +284,7 @@ def test_job_state_follows_the_server_without_reload(speaking_browser, live_serv
     assert r.status_code == 201, r.content
     rec = Recording.objects.get(owner=alice)
     job = rec.latest_job()
-    _log_in(b, live_server)
+    log_in_as_alice(b, live_server)
     b.get(f"{live_server.url}/recordings/{rec.pk}/")
     b.execute_script("window.sameDocument = true;")  # gone if the page reloads
 
