@@ -162,6 +162,7 @@ INSTALLED_APPS = [
     "brefboard.accounts",
     "brefboard.recordings",
     "brefboard.library",
+    "brefboard.api",
 ] + env_list("BREFBOARD_EXTRA_APPS")
 
 MIDDLEWARE = [
@@ -281,6 +282,14 @@ LLM_MAX_RETRIES = env_str("LLM_MAX_RETRIES")
 LLM_CONTEXT_TOKENS = env_str("LLM_CONTEXT_TOKENS")
 LLM_MAX_OUTPUT_TOKENS = env_str("LLM_MAX_OUTPUT_TOKENS")
 LLM_TEMPERATURE = env_str("LLM_TEMPERATURE")
+
+# --- The OpenAI-compatible API (/v1/, brefboard/api) -----------------------------------
+# Requests each API token may make per window (seconds); 0 = no limit. Counted in the broker's Redis.
+BREFBOARD_API_RATE_LIMIT = env_int("BREFBOARD_API_RATE_LIMIT", 30)
+BREFBOARD_API_RATE_WINDOW = env_int("BREFBOARD_API_RATE_WINDOW", 60)
+# How long POST /v1/audio/transcriptions waits for its job; keep it below gunicorn's timeout
+# (the role's brefboard_gunicorn_timeout, 120 s): after it the answer is 504, the job goes on.
+BREFBOARD_API_WAIT_SECONDS = env_float("BREFBOARD_API_WAIT_SECONDS", 100.0)
 
 # --- Celery -----------------------------------------------------------------
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")

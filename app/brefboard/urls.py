@@ -21,6 +21,8 @@ urlpatterns = [
     # headless Chromium even for pages that do): a 404 there is a console error.
     path("favicon.ico", login_not_required(lambda request: HttpResponsePermanentRedirect(static("brefboard/favicon.svg"))),
          name="favicon"),
+    # The OpenAI-compatible API: bearer tokens, no session, no CSRF (brefboard/api/views.py).
+    path("", include("brefboard.api.urls")),
     path("", include("brefboard.accounts.urls")),
     # Before the recordings': the library's `profil` page takes over that URL.
     path("", include("brefboard.library.urls")),

@@ -5,6 +5,9 @@ from . import views
 urlpatterns = [
     # The original's `profil`, now the library (takes over the recordings app's page).
     path("profil/", views.profil, name="profil"),
+    # API tokens, made and revoked on the profile page (brefboard/api).
+    path("profil/api-tokens/", views.api_token_create, name="api_token_create"),
+    path("profil/api-tokens/<int:token_id>/revoke/", views.api_token_revoke, name="api_token_revoke"),
     path("library/<int:pk>/", views.detail, name="library_detail"),
     path("library/<int:pk>/edit/", views.edit, name="library_edit"),
     path("library/<int:pk>/delete/", views.delete, name="library_delete"),

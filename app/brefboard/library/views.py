@@ -11,8 +11,10 @@ from django.core.paginator import Paginator
 from django.db import connection
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from brefboard.api import tokens as api_tokens
 from brefboard.http import own_recording, wants_json as _wants_json
 from brefboard.monitoring.decorators import count_requests, monitor_view
 from brefboard.recordings.models import Recording
@@ -46,7 +48,11 @@ def _summary_of(rec: Recording) -> Summary | None:
 @monitor_view
 @require_GET
 def profil(request):
-    """The user's transcriptions and summaries: search, sort, pages."""
+    """The user's transcriptions and summaries: search, sort, pages; their API tokens."""
+    return _profil(request)
+
+
+def _profil(request, *, new_token: str = "", token_error: str = "", status: int = 200):
     search = request.GET.get("search", "").strip()[:200]
     sort = request.GET.get("sort", "date_desc")
     if sort not in services.SORTS and sort != "relevance":
@@ -61,7 +67,33 @@ def profil(request):
         "sort": sort,
         "sort_choices": sort_choices,
         "pdf_unavailable": services.pdf_unavailable(),
-    })
+        "api_tokens": api_tokens.for_user(request.user),
+        "api_base_url": request.build_absolute_uri("/v1/"),
+        "new_token": new_token,
+        "token_error": token_error,
+    }, status=status)
+
+
+@monitor_view
+@require_POST
+def api_token_create(request):
+    """A new API token, shown once on the page this POST answers (never stored, never redirected
+    through a URL or the session); only its digest and first characters are kept."""
+    try:
+        _token, raw = api_tokens.create(request.user, request.POST.get("name", ""))
+    except api_tokens.TokenError as exc:
+        return _profil(request, token_error=str(exc), status=409)
+    return _profil(request, new_token=raw)
+
+
+@monitor_view
+@require_POST
+def api_token_revoke(request, token_id: int):
+    if api_tokens.revoke(request.user, token_id):
+        messages.success(request, "Jeton révoqué : il ne donne plus accès à l'API.")
+    else:
+        messages.error(request, "Ce jeton n'existe pas ou est déjà révoqué.")
+    return redirect(f"{reverse('profil')}#api-tokens")
 
 
 @require_GET

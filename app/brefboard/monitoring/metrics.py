@@ -78,6 +78,17 @@ WHISPER_GPU_MEMORY = Gauge(
     labelnames=["gpu", "kind"], multiprocess_mode="mostrecent",
 )
 
+# The OpenAI-compatible API (brefboard/api). No token or user in the labels: a label per
+# token would be a series per token, and would put who calls the API in every scrape.
+API_REQUESTS = Counter(
+    "brefboard_api_requests", "Requests to the OpenAI-compatible API by HTTP status and response_format.",
+    labelnames=["status", "response_format"],
+)
+API_AUDIO_SECONDS = Counter("brefboard_api_audio_seconds", "Seconds of audio transcribed through the API.")
+API_RATE_LIMITED = Counter("brefboard_api_rate_limited", "API requests refused by the per-token rate limit (429).")
+#: response_format values (``none``: before the body was read or not a transcription; ``invalid``: unknown).
+API_RESPONSE_FORMATS = ("json", "text", "srt", "vtt", "verbose_json", "none", "invalid")
+
 # Fixed error kinds for django_error_total{type} and recording_errors_total{error_type}.
 TRANSCRIPTION_FAILED = "transcription_failed"
 AUDIO_SAVE_ERROR = "audio_save_error"
@@ -102,6 +113,8 @@ for _kind in ERROR_TYPES:
     ERRORS.labels(type=_kind)
 for _kind in RECORDING_ERROR_TYPES:
     RECORDING_ERRORS.labels(error_type=_kind)
+for _kind in API_RESPONSE_FORMATS[:5]:
+    API_REQUESTS.labels(status="200", response_format=_kind)
 
 
 # --- django-prometheus' HTTP families that dashboards and rules read ---------------------------------
