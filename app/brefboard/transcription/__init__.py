@@ -23,34 +23,37 @@ _lock = threading.Lock()
 
 
 def get_engine(name: str, model: str, device: str = "auto", compute_type: str = "", *,
-               cpu_threads: int = 0) -> Engine:
+               cpu_threads: int = 0, pipeline: str = "sequential", batch_size: int = 8) -> Engine:
     """Return the process-wide engine for these parameters, building it on first use.
 
     Every parameter is part of the cache key: the engine is given what it needs
-    (``cpu_threads``: CTranslate2's threads, 0 = its default) and reads no setting itself.
+    (``cpu_threads``: CTranslate2's threads, 0 = its default; ``pipeline``: sequential or
+    batched, ``batch_size``: pieces decoded at once when batched) and reads no setting itself.
     """
-    key = (name, model, device, compute_type, cpu_threads)
+    key = (name, model, device, compute_type, cpu_threads, pipeline, batch_size)
     with _lock:
         engine = _engines.get(key)
         if engine is None:
             started = time.monotonic()
-            engine = _build(name, model, device, compute_type, cpu_threads)
+            engine = _build(name, model, device, compute_type, cpu_threads, pipeline, batch_size)
             _engines[key] = engine
             log.info("loaded transcription engine %s (model %s) on %s in %.1f s",
                      name, model, engine.device, time.monotonic() - started)
         return engine
 
 
-def _build(name: str, model: str, device: str, compute_type: str, cpu_threads: int = 0) -> Engine:
+def _build(name: str, model: str, device: str, compute_type: str, cpu_threads: int = 0,
+           pipeline: str = "sequential", batch_size: int = 8) -> Engine:
     if name == "faster-whisper":
         from .faster_engine import FasterWhisperEngine
 
-        return FasterWhisperEngine(model, device=device, compute_type=compute_type or None, cpu_threads=cpu_threads)
+        return FasterWhisperEngine(model, device=device, compute_type=compute_type or None, cpu_threads=cpu_threads,
+                                   pipeline_mode=pipeline, batch_size=batch_size)
     if name == "openai-whisper":
         from . import openai_engine
 
         engine_cls = getattr(openai_engine, "OpenAIWhisperEngine")
-        kwargs = {"device": device}
+        kwargs = {"device": device, "pipeline_mode": pipeline}
         if compute_type:
             kwargs["compute_type"] = compute_type
         return engine_cls(model, **kwargs)

@@ -162,15 +162,28 @@ class OpenAIWhisperEngine:
         download_root: str | None = None,
         temperature: float | Sequence[float] = DEFAULT_TEMPERATURES,
         condition_on_previous_text: bool = False,
+        pipeline_mode: str = "sequential",
     ):
         """``compute_type`` (float16/float32) is faster-whisper's spelling of ``fp16``, for the engine factory.
 
         ``condition_on_previous_text`` is off, as in the faster-whisper engine:
         feeding a window's text to the next one makes Whisper loop on its own
         mistakes in long meetings, and both engines must decode alike.
+
+        ``pipeline_mode``: openai-whisper always runs ``sequential``. ``batched`` is
+        accepted (one role default for every worker flavour) and logged: batching VAD
+        pieces through ``whisper.decode`` was measured on 2 CPU cores (tiny.en, 240 s in
+        8 pieces): greedy 1.4x faster, but beam search (the default, beam 5) over a
+        batch fails inside openai-whisper 20250625 ("The size of tensor a (20) must match
+        the size of tensor b (4)"), so it does not pay here (docs/benchmarks.md).
         """
         import torch
 
+        if pipeline_mode not in pipeline.PIPELINES:
+            raise ValueError(f"pipeline must be one of {', '.join(pipeline.PIPELINES)}, not {pipeline_mode!r}")
+        if pipeline_mode == "batched":
+            log.info("openai-whisper has no batched pipeline here: transcribing sequentially")
+        self.pipeline_mode = "sequential"
         self.device = resolve_device(device, torch.cuda.is_available())
         self.fp16 = resolve_fp16(self.device, _fp16_from_compute_type(compute_type, fp16))
         self.model_name = model

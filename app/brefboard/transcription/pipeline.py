@@ -75,8 +75,15 @@ def load_audio(source) -> np.ndarray:
         raise ValueError(f"cannot decode audio from {source}: {exc}") from exc
 
 
-def speech_chunks(samples: np.ndarray) -> list[dict] | None:
-    """Silero VAD's speech regions (sample offsets ``start``/``end``); None if the VAD is not installed."""
+PIPELINES = ("sequential", "batched")  # BREFBOARD_WHISPER_PIPELINE
+BATCH_SECONDS = 30.0  # one Whisper window: the longest piece the batched pipeline decodes at once
+
+
+def speech_chunks(samples: np.ndarray, max_region_seconds: float | None = None) -> list[dict] | None:
+    """Silero VAD's speech regions (sample offsets ``start``/``end``); None if the VAD is not installed.
+
+    ``max_region_seconds``: a longer region is split at its quietest pause (the
+    VAD's own rule), so that each fits a Whisper window (the batched pipeline)."""
     try:
         from faster_whisper.vad import VadOptions, get_speech_timestamps
     except ImportError:
@@ -84,7 +91,10 @@ def speech_chunks(samples: np.ndarray) -> list[dict] | None:
         return None
     if len(samples) == 0:
         return []
-    return get_speech_timestamps(samples, VadOptions(**VAD_PARAMETERS), sampling_rate=SAMPLE_RATE)
+    options = dict(VAD_PARAMETERS)
+    if max_region_seconds is not None:
+        options["max_speech_duration_s"] = max_region_seconds
+    return get_speech_timestamps(samples, VadOptions(**options), sampling_rate=SAMPLE_RATE)
 
 
 @dataclass
@@ -116,13 +126,13 @@ class Prepared:
         return round(start + min(length, max(0.0, t - joined)), 3)
 
 
-def prepare(source) -> Prepared:
-    """Decode, then keep the speech (see the module's docstring)."""
+def prepare(source, max_region_seconds: float | None = None) -> Prepared:
+    """Decode, then keep the speech (see the module's docstring); ``max_region_seconds``: see speech_chunks."""
     samples = load_audio(source)
     duration = len(samples) / SAMPLE_RATE
     if duration < MIN_AUDIO_SECONDS or not np.any(np.abs(samples) > 1e-4):
         return Prepared(duration, np.zeros(0, dtype=np.float32))  # too short, or digital silence
-    chunks = speech_chunks(samples)
+    chunks = speech_chunks(samples, max_region_seconds)
     if chunks is None:  # no VAD here: the whole file, the segment checks still apply
         return Prepared(duration, samples, [(0.0, 0.0, duration)])
     pieces, regions, joined = [], [], 0
@@ -137,6 +147,29 @@ def prepare(source) -> Prepared:
     if len(speech) / SAMPLE_RATE < 0.3:  # a blip the VAD let through: nothing to say
         return Prepared(duration, np.zeros(0, dtype=np.float32))
     return Prepared(duration, speech, regions)
+
+
+def batch_clips(prepared: Prepared, max_seconds: float = BATCH_SECONDS) -> list[dict]:
+    """Cut ``prepared.speech`` into pieces of at most ``max_seconds`` (seconds, on the joined clock).
+
+    Consecutive speech regions are packed into one piece while it fits, so a cut
+    falls only where the VAD saw a pause; a region longer than a window (no VAD
+    installed, or a region the VAD could not split) is cut every ``max_seconds``.
+    """
+    total = prepared.speech_seconds
+    bounds = [joined for joined, _start, _length in prepared.regions] + [total]
+    clips: list[dict] = []
+    start = 0.0
+    for i in range(1, len(bounds)):
+        if bounds[i] - start > max_seconds + 1e-6 and bounds[i - 1] > start:
+            clips.append({"start": start, "end": bounds[i - 1]})
+            start = bounds[i - 1]
+        while bounds[i] - start > max_seconds + 1e-6:  # one region longer than a window
+            clips.append({"start": start, "end": start + max_seconds})
+            start += max_seconds
+    if total - start > 1e-6:
+        clips.append({"start": start, "end": total})
+    return clips
 
 
 def keep_segment(text: str, avg_logprob: float, no_speech_prob: float) -> bool:
