@@ -10,7 +10,12 @@ case "${1:-start}" in
 start)
     testbed/release-mirror.sh "$dir" >/dev/null
     if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then exit 0; fi
-    nohup python3 -m http.server --bind 127.0.0.1 --directory "$dir" "$port" >.cache/mirror.log 2>&1 &
+    # The server outlives this script: it closes every descriptor it inherited
+    # first. Started under `flock /tmp/molecule.lock ...` it would otherwise
+    # hold the shared lock for as long as it runs, and every later molecule
+    # command would wait forever.
+    nohup python3 -c 'import os, runpy, sys; os.closerange(3, 65536); sys.argv[0] = "http.server"
+runpy.run_module("http.server", run_name="__main__")' --bind 127.0.0.1 --directory "$dir" "$port" >.cache/mirror.log 2>&1 &
     echo $! > "$pidfile"
     for _ in $(seq 50); do
         curl -fsS -o /dev/null "http://127.0.0.1:$port/" && exit 0
