@@ -1,4 +1,4 @@
-"""One set of error answers, in French: a page for a browser, JSON for fetch() and API callers.
+"""One set of error answers, in the page's language: a page for a browser, JSON for fetch() and API callers.
 
 Django's handlers (400, 403, 404, 500: see ``urls.py``) and the app's own 413
 all go through ``error_response``, so the same refusal reads the same
@@ -11,16 +11,17 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
+from django.utils.translation import gettext, gettext_lazy as _
 from django.views.decorators.csrf import csrf_exempt
 from django.http import JsonResponse
 from django.template import loader
 
 MESSAGES = {
-    400: ("bad_request", "Requête invalide", "La requête est mal formée ou incomplète."),
-    403: ("forbidden", "Accès refusé", "Vous n'avez pas le droit d'accéder à cette page."),
-    404: ("not_found", "Page introuvable", "Cette page ou cet élément n'existe pas (ou ne vous appartient pas)."),
-    413: ("too_large", "Fichier trop volumineux", ""),
-    500: ("server_error", "Erreur du serveur", "Une erreur interne est survenue ; réessayez dans un moment."),
+    400: ("bad_request", _("Requête invalide"), _("La requête est mal formée ou incomplète.")),
+    403: ("forbidden", _("Accès refusé"), _("Vous n'avez pas le droit d'accéder à cette page.")),
+    404: ("not_found", _("Page introuvable"), _("Cette page ou cet élément n'existe pas (ou ne vous appartient pas).")),
+    413: ("too_large", _("Fichier trop volumineux"), ""),
+    500: ("server_error", _("Erreur du serveur"), _("Une erreur interne est survenue ; réessayez dans un moment.")),
 }
 
 
@@ -33,19 +34,19 @@ def wants_json(request) -> bool:
 
 def too_large_message() -> str:
     limit = settings.BREFBOARD_MAX_UPLOAD_BYTES
-    size = f"{limit // (1024 * 1024)} Mo" if limit >= 1024 * 1024 else f"{limit} octets"
-    return f"Le fichier dépasse la taille maximale autorisée ({size})."
+    size = gettext("%(n)d Mo") % {"n": limit // (1024 * 1024)} if limit >= 1024 * 1024 else gettext("%(n)d octets") % {"n": limit}
+    return gettext("Le fichier dépasse la taille maximale autorisée (%(size)s).") % {"size": size}
 
 
 def error_response(request, status: int, message: str | None = None, **extra):
     code, title, default = MESSAGES[status]
     if status == 413 and not message:
         message = too_large_message()
-    message = message or default
+    message = str(message or default)
     if wants_json(request):
         return JsonResponse({"error": message, "code": extra.pop("code", code), **extra}, status=status)
     template = loader.get_template("500.html" if status >= 500 else "error.html")
-    context = {"title": title, "message": message, "status": status}
+    context = {"title": str(title), "message": message, "status": status}
     try:
         body = template.render(context, request)
     except Exception:  # noqa: BLE001 - the page must come out even when the database is down
@@ -74,7 +75,7 @@ def page_not_found(request, exception=None):
 def server_error(request):
     code, title, message = MESSAGES[500]
     if wants_json(request):
-        return JsonResponse({"error": message, "code": code}, status=500)
+        return JsonResponse({"error": str(message), "code": code}, status=500)
     # No request context: the database (sessions, user) may be what failed.
     return _html(loader.get_template("500.html").render({"title": title, "message": message, "status": 500}), 500)
 

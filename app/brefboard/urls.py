@@ -4,6 +4,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.http import HttpResponsePermanentRedirect
 from django.templatetags.static import static
 from django.urls import include, path
+from django.views.i18n import JavaScriptCatalog, set_language
 
 from brefboard.errors import too_large
 from brefboard.monitoring.health import healthz
@@ -21,6 +22,11 @@ urlpatterns = [
     # headless Chromium even for pages that do): a 404 there is a console error.
     path("favicon.ico", login_not_required(lambda request: HttpResponsePermanentRedirect(static("brefboard/favicon.svg"))),
          name="favicon"),
+    # The language switch (POST, remembered in a cookie), on the login page too; and the
+    # scripts' strings (djangojs from LOCALE_PATHS; the package named only keeps Django's own out).
+    path("i18n/setlang/", login_not_required(set_language), name="set_language"),
+    path("jsi18n/", login_not_required(JavaScriptCatalog.as_view(packages=["brefboard.recordings"])),
+         name="javascript-catalog"),
     # The OpenAI-compatible API: bearer tokens, no session, no CSRF (brefboard/api/views.py).
     path("", include("brefboard.api.urls")),
     path("", include("brefboard.accounts.urls")),

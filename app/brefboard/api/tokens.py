@@ -18,6 +18,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from .models import ApiToken
 
@@ -42,7 +43,7 @@ def create(user, name: str = "") -> tuple[ApiToken, str]:
     """A new token for ``user``: the row, and the token itself (to be shown once, never stored)."""
     name = " ".join(str(name or "").split())[:100]
     if ApiToken.objects.filter(user=user, revoked_at__isnull=True).count() >= MAX_ACTIVE:
-        raise TokenError(f"{MAX_ACTIVE} jetons actifs au plus : révoquez-en un d'abord.")
+        raise TokenError(gettext("%(n)d jetons actifs au plus : révoquez-en un d'abord.") % {"n": MAX_ACTIVE})
     raw = PREFIX + secrets.token_urlsafe(32)
     token = ApiToken.objects.create(user=user, name=name, prefix=raw[:DISPLAY_CHARS], digest=digest(raw))
     return token, raw

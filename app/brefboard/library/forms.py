@@ -1,4 +1,5 @@
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from brefboard.recordings.models import Recording
 from brefboard.recordings.services import ServiceError, clean_title
@@ -14,13 +15,13 @@ class EditForm(forms.ModelForm):
         required=False,
         max_length=MAX_TRANSCRIPT_CHARS,
         strip=False,
-        label="Transcription",
+        label=_("Transcription"),
     )
 
     class Meta:
         model = Recording
         fields = ["title", "transcript"]
-        labels = {"title": "Titre"}
+        labels = {"title": _("Titre")}
 
     def clean_title(self) -> str:
         # The rule of every path that sets a title (upload, session start, this form).
@@ -32,5 +33,5 @@ class EditForm(forms.ModelForm):
     def clean_transcript(self) -> str:
         text = self.cleaned_data.get("transcript", "").replace("\r\n", "\n")
         if "\x00" in text:
-            raise forms.ValidationError("La transcription contient un caractère nul.")
+            raise forms.ValidationError(_("La transcription contient un caractère nul."))
         return text

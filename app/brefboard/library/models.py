@@ -12,21 +12,22 @@ import uuid
 from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from brefboard.recordings.models import Recording
 
 
 class Summary(models.Model):
     class Status(models.TextChoices):
-        QUEUED = "queued", "En attente"
-        RUNNING = "running", "En cours"
-        DONE = "done", "Terminé"
-        FAILED = "failed", "Échec"
+        QUEUED = "queued", _("En attente")
+        RUNNING = "running", _("En cours")
+        DONE = "done", _("Terminé")
+        FAILED = "failed", _("Échec")
 
     class Method(models.TextChoices):
-        LLM = "llm", "Modèle de langue"
-        EXTRACTIVE = "extractive", "Extractif"
-        TOO_SHORT = "too_short", "Transcription trop courte"
+        LLM = "llm", _("Modèle de langue")
+        EXTRACTIVE = "extractive", _("Extractif")
+        TOO_SHORT = "too_short", _("Transcription trop courte")
 
     ACTIVE = (Status.QUEUED, Status.RUNNING)
 

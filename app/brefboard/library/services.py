@@ -14,6 +14,7 @@ from django.db import connection, transaction
 from django.db.models import F, Func, Q, QuerySet, TextField, Value
 from django.db.models.functions import Coalesce, Lower, NullIf
 from django.utils import timezone
+from django.utils.translation import get_language
 
 from brefboard.recordings.models import Recording
 from brefboard.summaries import exports
@@ -158,8 +159,8 @@ def pdf_fonts() -> tuple[str, str] | None:
 
 
 def pdf_unavailable() -> str:
-    """Why no PDF can be made, in French for the pages; empty when it can."""
-    return "" if pdf_fonts() else exports.PDF_UNAVAILABLE
+    """Why no PDF can be made, in the page's language; empty when it can."""
+    return "" if pdf_fonts() else str(exports.PDF_UNAVAILABLE)
 
 
 def export_document(rec: Recording) -> ExportDocument:
@@ -171,7 +172,8 @@ def export_document(rec: Recording) -> ExportDocument:
         transcript=rec.transcript,
         summary=summary.text if done else "",
         segments=list(rec.segments.values("start", "end", "text")),
-        language=(rec.language or (summary.language if summary else "") or "fr")[:2],
+        # Headings in the recording's language; the page's when it is not known.
+        language=(rec.language or (summary.language if summary else "") or get_language() or "fr")[:2],
         key_points=list(summary.key_points) if done else [],
         decisions=list(summary.decisions) if done else [],
         action_items=list(summary.action_items) if done else [],

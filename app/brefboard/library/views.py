@@ -12,6 +12,7 @@ from django.db import connection
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _, gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from brefboard.api import tokens as api_tokens
@@ -26,10 +27,10 @@ from .models import Summary
 
 PAGE_SIZE = 20
 SORT_CHOICES = [
-    ("date_desc", "Plus récentes d'abord"),
-    ("date_asc", "Plus anciennes d'abord"),
-    ("title_asc", "Titre (A → Z)"),
-    ("title_desc", "Titre (Z → A)"),
+    ("date_desc", gettext_lazy("Plus récentes d'abord")),
+    ("date_asc", gettext_lazy("Plus anciennes d'abord")),
+    ("title_asc", gettext_lazy("Titre (A → Z)")),
+    ("title_desc", gettext_lazy("Titre (Z → A)")),
 ]
 
 
@@ -60,7 +61,7 @@ def _profil(request, *, new_token: str = "", token_error: str = "", status: int 
     page = Paginator(services.library(request.user, search, sort), PAGE_SIZE).get_page(request.GET.get("page"))
     sort_choices = list(SORT_CHOICES)
     if search and connection.vendor == "postgresql":
-        sort_choices.insert(0, ("relevance", "Pertinence"))
+        sort_choices.insert(0, ("relevance", _("Pertinence")))
     return render(request, "library/profil.html", {
         "page": page,
         "search": search,
@@ -90,9 +91,9 @@ def api_token_create(request):
 @require_POST
 def api_token_revoke(request, token_id: int):
     if api_tokens.revoke(request.user, token_id):
-        messages.success(request, "Jeton révoqué : il ne donne plus accès à l'API.")
+        messages.success(request, _("Jeton révoqué : il ne donne plus accès à l'API."))
     else:
-        messages.error(request, "Ce jeton n'existe pas ou est déjà révoqué.")
+        messages.error(request, _("Ce jeton n'existe pas ou est déjà révoqué."))
     return redirect(f"{reverse('profil')}#api-tokens")
 
 
@@ -117,7 +118,7 @@ def edit(request, pk: int):
             changed_text = "transcript" in form.changed_data
             form.save()
             if changed_text:
-                messages.info(request, "Transcription modifiée : régénérez le résumé pour qu'il en tienne compte.")
+                messages.info(request, _("Transcription modifiée : régénérez le résumé pour qu'il en tienne compte."))
             return redirect("library_detail", pk=rec.pk)
         return render(request, "library/edit.html", {"rec": rec, "form": form}, status=400)
     return render(request, "library/edit.html", {"rec": rec, "form": EditForm(instance=rec)})
@@ -130,7 +131,7 @@ def delete(request, pk: int):
     if request.method == "POST":
         title = rec.display_title
         rec.delete()
-        messages.success(request, f"« {title} » a été supprimé.")
+        messages.success(request, _("« %(title)s » a été supprimé.") % {"title": title})
         return redirect("profil")
     return render(request, "library/confirm_delete.html", {"rec": rec})
 
@@ -139,7 +140,7 @@ def delete(request, pk: int):
 def regenerate(request, pk: int):
     rec = _own_recording(request, pk)
     if not rec.transcript.strip():
-        message = "Pas encore de transcription à résumer."
+        message = _("Pas encore de transcription à résumer.")
         if _wants_json(request):
             return JsonResponse({"error": message}, status=409)
         messages.error(request, message)
@@ -164,7 +165,7 @@ def summary_status(request, pk: int):
 def export(request, pk: int, fmt: str):
     rec = _own_recording(request, pk)
     if rec.status == Recording.Status.RECORDING:  # still recording: nothing final to export
-        return HttpResponse("Enregistrement inachevé : rien à exporter.", status=409,
+        return HttpResponse(_("Enregistrement inachevé : rien à exporter."), status=409,
                             content_type="text/plain; charset=utf-8")
     try:
         if fmt == "pdf":

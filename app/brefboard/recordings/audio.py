@@ -11,6 +11,8 @@ import av
 import av.logging
 import numpy as np
 
+from django.utils.translation import gettext as _
+
 from ..transcription import decode
 
 WHISPER_RATE = decode.SAMPLE_RATE
@@ -75,11 +77,11 @@ def probe(path: str, *, strict: bool = True) -> AudioInfo:
     except (av.error.FFmpegError, UnicodeDecodeError) as exc:
         if "moov atom not found" in str(exc) or _looks_like_mp4(path):
             # An MP4/MOV whose index (written last) never arrived: a cut upload.
-            raise InvalidAudio("le fichier est tronqué : son index MP4 (moov) manque", kind="truncated") from exc
-        raise InvalidAudio("ce fichier n'est pas un fichier audio ou vidéo lisible", kind="not_audio") from exc
+            raise InvalidAudio(_("le fichier est tronqué : son index MP4 (moov) manque"), kind="truncated") from exc
+        raise InvalidAudio(_("ce fichier n'est pas un fichier audio ou vidéo lisible"), kind="not_audio") from exc
     with container, av.logging.Capture(True) as logs:
         if not container.streams.audio:
-            raise InvalidAudio("ce fichier ne contient pas de piste audio", kind="not_audio")
+            raise InvalidAudio(_("ce fichier ne contient pas de piste audio"), kind="not_audio")
         stream = container.streams.audio[0]
         samples = 0
         rate = stream.codec_context.sample_rate or 0
@@ -89,15 +91,15 @@ def probe(path: str, *, strict: bool = True) -> AudioInfo:
                     samples += frame.samples
                     rate = frame.sample_rate or rate
         except av.error.FFmpegError as exc:
-            raise InvalidAudio("le fichier audio est tronqué ou corrompu", kind="corrupt") from exc
+            raise InvalidAudio(_("le fichier audio est tronqué ou corrompu"), kind="corrupt") from exc
         if samples == 0 or rate == 0:
-            raise InvalidAudio("le fichier ne contient aucun son décodable", kind="corrupt")
+            raise InvalidAudio(_("le fichier ne contient aucun son décodable"), kind="corrupt")
         decoded = samples / rate
         declared = _declared_audio_seconds(container, stream)
         if strict:
             cut = any(level <= av.logging.ERROR and "prematurely" in (message or "") for level, _, message in logs)
             if cut or (declared > 1.0 and decoded < 0.9 * declared - 0.5):
-                raise InvalidAudio("le fichier audio est tronqué ou corrompu", kind="truncated")
+                raise InvalidAudio(_("le fichier audio est tronqué ou corrompu"), kind="truncated")
         return AudioInfo(
             format=container.format.name,
             duration=decoded,
@@ -191,9 +193,9 @@ def check_first_chunk(path: str) -> None:
     try:
         with av.open(path, metadata_errors="ignore") as container:
             if not container.streams.audio:
-                raise InvalidAudio("le premier morceau ne contient pas de piste audio")
+                raise InvalidAudio(_("le premier morceau ne contient pas de piste audio"))
     except av.error.FFmpegError as exc:
-        raise InvalidAudio("le premier morceau est tronqué ou n'est pas du WebM/MP4") from exc
+        raise InvalidAudio(_("le premier morceau est tronqué ou n'est pas du WebM/MP4")) from exc
 
 
 def remux(sources: list[str], dst: str, container_format: str) -> None:
@@ -205,7 +207,7 @@ def remux(sources: list[str], dst: str, container_format: str) -> None:
     are joined by shifting each one's timestamps to follow the previous one.
     """
     if not sources:
-        raise InvalidAudio("aucune donnée audio à finaliser")
+        raise InvalidAudio(_("aucune donnée audio à finaliser"))
     try:
         with av.open(dst, "w", format=container_format) as out:
             out_stream = None
@@ -213,7 +215,7 @@ def remux(sources: list[str], dst: str, container_format: str) -> None:
             for src in sources:
                 with av.open(src, metadata_errors="ignore") as inp:
                     if not inp.streams.audio:
-                        raise InvalidAudio("aucune piste audio à finaliser")
+                        raise InvalidAudio(_("aucune piste audio à finaliser"))
                     in_stream = inp.streams.audio[0]
                     if out_stream is None:
                         out_stream = out.add_stream_from_template(in_stream)
@@ -232,9 +234,9 @@ def remux(sources: list[str], dst: str, container_format: str) -> None:
                         out.mux(packet)
                     offset = end
             if out_stream is None:
-                raise InvalidAudio("aucune piste audio à finaliser")
+                raise InvalidAudio(_("aucune piste audio à finaliser"))
     except av.error.FFmpegError as exc:
-        raise InvalidAudio("l'enregistrement ne peut pas être finalisé (données corrompues)") from exc
+        raise InvalidAudio(_("l'enregistrement ne peut pas être finalisé (données corrompues)")) from exc
 
 
 def decode_mono16k(sources: list[str] | str, start: float = 0.0) -> np.ndarray:

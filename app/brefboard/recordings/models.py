@@ -13,21 +13,22 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy as _
 
 
 class Recording(models.Model):
     class Source(models.TextChoices):
-        BROWSER = "browser", "Enregistrement"
-        UPLOAD = "upload", "Fichier envoyé"
+        BROWSER = "browser", _("Enregistrement")
+        UPLOAD = "upload", _("Fichier envoyé")
 
     class Status(models.TextChoices):
-        RECORDING = "recording", "En cours d'enregistrement"
-        READY = "ready", "Audio prêt"
-        QUEUED = "queued", "En attente"
-        PROCESSING = "processing", "Transcription en cours"
-        DONE = "done", "Transcrit"
-        FAILED = "failed", "Échec"
-        CANCELLED = "cancelled", "Annulé"
+        RECORDING = "recording", _("En cours d'enregistrement")
+        READY = "ready", _("Audio prêt")
+        QUEUED = "queued", _("En attente")
+        PROCESSING = "processing", _("Transcription en cours")
+        DONE = "done", _("Transcrit")
+        FAILED = "failed", _("Échec")
+        CANCELLED = "cancelled", _("Annulé")
 
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="recordings")
     title = models.CharField(max_length=200, blank=True)
@@ -134,24 +135,24 @@ class TranscriptionJob(models.Model):
     """
 
     class Status(models.TextChoices):
-        QUEUED = "queued", "En attente"
-        RUNNING = "running", "En cours"
-        DONE = "done", "Terminé"
-        FAILED = "failed", "Échec"
-        CANCELLED = "cancelled", "Annulé"
+        QUEUED = "queued", _("En attente")
+        RUNNING = "running", _("En cours")
+        DONE = "done", _("Terminé")
+        FAILED = "failed", _("Échec")
+        CANCELLED = "cancelled", _("Annulé")
 
     ACTIVE = (Status.QUEUED, Status.RUNNING)
     STAGE_LABELS = {
-        "queued": "en file d'attente",
-        "waiting_for_broker": "en attente de la file de travaux",
-        "starting": "démarrage",
-        "retrying": "nouvel essai prévu",
-        "fetching_audio": "récupération de l'audio",
-        "loading_model": "chargement du modèle",
-        "transcribing": "transcription",
-        "done": "terminé",
-        "failed": "échec",
-        "cancelled": "annulé",
+        "queued": _("en file d'attente"),
+        "waiting_for_broker": _("en attente de la file de travaux"),
+        "starting": _("démarrage"),
+        "retrying": _("nouvel essai prévu"),
+        "fetching_audio": _("récupération de l'audio"),
+        "loading_model": _("chargement du modèle"),
+        "transcribing": _("transcription"),
+        "done": _("terminé"),
+        "failed": _("échec"),
+        "cancelled": _("annulé"),
     }
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -189,7 +190,7 @@ class TranscriptionJob(models.Model):
 
     @property
     def stage_label(self) -> str:
-        return self.STAGE_LABELS.get(self.stage, self.stage)
+        return str(self.STAGE_LABELS.get(self.stage, self.stage))  # str: as_dict goes into JSON
 
     @property
     def notice(self) -> str:
@@ -197,7 +198,7 @@ class TranscriptionJob(models.Model):
         if self.status != self.Status.RUNNING:
             return ""
         if self.heartbeat_at and timezone.now() - self.heartbeat_at > timedelta(seconds=claim_lease_seconds()):
-            return "Worker perdu — relance en cours…"
+            return gettext("Worker perdu — relance en cours…")
         if not self.stuck and self.stuck_reason:
             return self.stuck_reason  # "worker … perdu — travail relancé", set by the takeover
         return ""

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from . import audio, storage, tasks
 from .audio import CONTAINERS, container_for  # noqa: F401 - the recorder's formats, here since the start
@@ -44,7 +45,7 @@ def normalize_language(value: str | None) -> str:
     if value in ("", "auto"):
         return ""
     if not (2 <= len(value) <= 3 and value.isalpha()):
-        raise ServiceError("langue inconnue (code ISO attendu, ex. fr, en, ou auto)")
+        raise ServiceError(_("langue inconnue (code ISO attendu, ex. fr, en, ou auto)"))
     return value
 
 
@@ -56,7 +57,7 @@ def clean_title(value) -> str:
     space, and other control characters are refused (400)."""
     title = " ".join(str(value or "").split())
     if any(unicodedata.category(ch) == "Cc" for ch in title):
-        raise ServiceError("Le titre ne peut pas contenir de caractères de contrôle.")
+        raise ServiceError(_("Le titre ne peut pas contenir de caractères de contrôle."))
     return title[:TITLE_MAX]
 
 
@@ -65,9 +66,9 @@ def clean_title(value) -> str:
 def create_upload(owner, uploaded_file, *, title: str = "", language: str | None = None) -> Recording:
     """Check an uploaded file by decoding it, store it, and queue its transcription."""
     if uploaded_file.size == 0:
-        raise ServiceError("le fichier est vide")
+        raise ServiceError(_("le fichier est vide"))
     if uploaded_file.size > settings.BREFBOARD_MAX_UPLOAD_BYTES:
-        raise ServiceError("le fichier dépasse la taille maximale autorisée", status=413)
+        raise ServiceError(_("le fichier dépasse la taille maximale autorisée"), status=413)
     language = normalize_language(language)
     title = clean_title(title)
     path = _local_path(uploaded_file)
@@ -155,20 +156,20 @@ def add_chunk(rec: Recording, index: int, data: bytes, *, stream_start: bool = F
     chunk again is harmless; a different body for a stored index is refused.
     """
     if rec.status != Recording.Status.RECORDING:
-        raise ServiceError("cet enregistrement est déjà terminé", status=409)
+        raise ServiceError(_("cet enregistrement est déjà terminé"), status=409)
     if index < 0 or index > 1_000_000:
-        raise ServiceError("numéro de morceau invalide")
+        raise ServiceError(_("numéro de morceau invalide"))
     if not data:
-        raise ServiceError("morceau vide")
+        raise ServiceError(_("morceau vide"))
     if len(data) > settings.BREFBOARD_MAX_CHUNK_BYTES:
-        raise ServiceError("morceau trop gros", status=413)
+        raise ServiceError(_("morceau trop gros"), status=413)
     digest = hashlib.sha256(data).hexdigest()
     existing = Chunk.objects.filter(recording=rec, index=index).values_list("sha256", flat=True).first()
     if existing is not None:
         if existing != digest:
             # code/next_index let a client that numbered a new stream from a stale
             # state renumber its chunks instead of dropping them.
-            raise ServiceError("ce morceau a déjà été reçu avec un autre contenu", status=409,
+            raise ServiceError(_("ce morceau a déjà été reçu avec un autre contenu"), status=409,
                                code="index_taken", next_index=next_chunk_index(rec))
         return ChunkAck(index, True, rec.chunk_count, missing_chunks(rec))
     stream_start = stream_start or index == 0
@@ -178,7 +179,7 @@ def add_chunk(rec: Recording, index: int, data: bytes, *, stream_start: bool = F
         with transaction.atomic():
             locked = Recording.objects.select_for_update().get(pk=rec.pk)
             if locked.status != Recording.Status.RECORDING:
-                raise ServiceError("cet enregistrement est déjà terminé", status=409)
+                raise ServiceError(_("cet enregistrement est déjà terminé"), status=409)
             Chunk.objects.create(
                 recording=locked, index=index, data=data, size=len(data), sha256=digest, starts_stream=stream_start
             )
@@ -194,7 +195,7 @@ def add_chunk(rec: Recording, index: int, data: bytes, *, stream_start: bool = F
 
 def _check_first_chunk(rec: Recording, data: bytes) -> None:
     if not audio.is_container_start(data):
-        raise ServiceError("le premier morceau doit commencer par un en-tête WebM ou MP4", status=415)
+        raise ServiceError(_("le premier morceau doit commencer par un en-tête WebM ou MP4"), status=415)
     fd, path = tempfile.mkstemp(prefix="brefboard-chunk0-")
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -217,12 +218,12 @@ def finalize(rec: Recording, *, language: str | None = None, allow_gaps: bool = 
     much is lost. On corrupt data the chunks stay stored and nothing changes.
     """
     if rec.status != Recording.Status.RECORDING:
-        raise ServiceError("cet enregistrement est déjà terminé", status=409)
+        raise ServiceError(_("cet enregistrement est déjà terminé"), status=409)
     if rec.chunk_count == 0:
-        raise ServiceError("aucun morceau reçu : rien à finaliser")
+        raise ServiceError(_("aucun morceau reçu : rien à finaliser"))
     missing = missing_chunks(rec)
     if missing and not allow_gaps:
-        raise ServiceError("des morceaux manquent", status=409, missing=missing)
+        raise ServiceError(_("des morceaux manquent"), status=409, missing=missing)
     fmt, suffix = container_for(rec.mime_type)
     with storage.chunk_parts(rec, fmt, suffix=suffix) as parts:
         raw, missing_seconds = _usable_parts(parts)
@@ -237,7 +238,7 @@ def finalize(rec: Recording, *, language: str | None = None, allow_gaps: bool = 
             with transaction.atomic():
                 locked = Recording.objects.select_for_update().get(pk=rec.pk)
                 if locked.status != Recording.Status.RECORDING:
-                    raise ServiceError("cet enregistrement est déjà terminé", status=409)
+                    raise ServiceError(_("cet enregistrement est déjà terminé"), status=409)
                 with open(final_path, "rb") as fh:
                     locked.audio_bytes = storage.store_audio(locked, fh)
                 locked.duration = info.duration
@@ -332,7 +333,7 @@ def cancel_job(job: TranscriptionJob) -> TranscriptionJob:
     with transaction.atomic():
         locked = TranscriptionJob.objects.select_for_update().get(pk=job.pk)
         if not locked.is_active:
-            raise ServiceError("ce travail est déjà terminé", status=409, job=locked.as_dict())
+            raise ServiceError(_("ce travail est déjà terminé"), status=409, job=locked.as_dict())
         locked.status = TranscriptionJob.Status.CANCELLED
         locked.stage = "cancelled"
         locked.finished_at = timezone.now()
@@ -348,8 +349,8 @@ def cancel_job(job: TranscriptionJob) -> TranscriptionJob:
 
 def retranscribe(rec: Recording, language: str | None) -> TranscriptionJob:
     if rec.finalized_at is None:
-        raise ServiceError("l'enregistrement n'est pas terminé", status=409)
+        raise ServiceError(_("l'enregistrement n'est pas terminé"), status=409)
     if rec.jobs.filter(status__in=TranscriptionJob.ACTIVE).exists():
-        raise ServiceError("une transcription est déjà en cours", status=409)
+        raise ServiceError(_("une transcription est déjà en cours"), status=409)
     with transaction.atomic():
         return enqueue_transcription(rec, normalize_language(language))

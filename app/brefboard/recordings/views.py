@@ -11,6 +11,7 @@ import uuid
 from django.conf import settings
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from ..errors import error_response
@@ -32,7 +33,7 @@ def _own_job(request, job_id: str) -> TranscriptionJob:
     try:
         uuid.UUID(str(job_id))
     except ValueError:
-        raise Http404("travail inconnu") from None
+        raise Http404(_("travail inconnu")) from None
     return get_object_or_404(TranscriptionJob, pk=job_id, recording__owner=request.user)
 
 
@@ -70,7 +71,7 @@ def upload(request):
     uploaded = request.FILES.get("audio")
     try:
         if uploaded is None:
-            raise ServiceError("aucun fichier reçu (champ « audio »)")
+            raise ServiceError(_("aucun fichier reçu (champ « audio »)"))
         rec = services.create_upload(
             request.user, uploaded, title=request.POST.get("title", ""), language=request.POST.get("language")
         )
@@ -108,7 +109,7 @@ def session_start(request):
     try:
         body = json.loads(request.body or b"{}")
     except ValueError:
-        return JsonResponse({"error": "JSON invalide"}, status=400)
+        return JsonResponse({"error": _("JSON invalide")}, status=400)
     try:
         rec = services.start_session(
             request.user,
@@ -183,7 +184,7 @@ def session_finish(request, pk: int):
 def session_discard(request, pk: int):
     rec = _own_recording(request, pk)
     if rec.status != Recording.Status.RECORDING:
-        return JsonResponse({"error": "cet enregistrement est déjà terminé"}, status=409)
+        return JsonResponse({"error": _("cet enregistrement est déjà terminé")}, status=409)
     rec.delete()
     return JsonResponse({"status": "success"})
 
@@ -231,7 +232,7 @@ def recording_audio(request, pk: int):
     """
     rec = _own_recording(request, pk)
     if rec.finalized_at is None:
-        raise Http404("audio pas encore finalisé")
+        raise Http404(_("audio pas encore finalisé"))
     return ranged_response(request, storage.audio_size(rec), lambda first, last: storage.audio_range(rec, first, last),
                            content_type=rec.audio_content_type, filename=f"recording-{rec.pk}{rec.audio_suffix}")
 

@@ -24,6 +24,8 @@ from datetime import datetime
 from typing import Any, Iterable, Mapping, Sequence
 from urllib.parse import quote
 
+from django.utils.translation import gettext_lazy
+
 
 class ExportError(Exception):
     """An export cannot be produced; the message is safe to show a user."""
@@ -226,8 +228,8 @@ FONT_DIRS = (
 
 
 # What the pages say where no PDF can be made (the export itself answers 503).
-PDF_UNAVAILABLE = ("Export PDF indisponible : aucune police Unicode n'est installée sur le serveur "
-                   "(paquet Debian fonts-dejavu-core).")
+PDF_UNAVAILABLE = gettext_lazy("Export PDF indisponible : aucune police Unicode n'est installée sur le serveur "
+                                "(paquet Debian fonts-dejavu-core).")
 
 
 def font_dirs(env: Mapping[str, str] | None = None) -> list[str]:

@@ -11,6 +11,7 @@
  */
 (function () {
   "use strict";
+  const gettext = window.gettext || ((s) => s);  // Django's catalogue (/jsi18n/), else the French text
   const EVERY_MS = 2000;
   const ACTIVE = ["queued", "running"];
 
@@ -30,7 +31,7 @@
     setText(field(box, "percent"), String(Math.round(j.progress)));
     const stuck = field(box, "stuck");
     if (stuck) {
-      if (j.stuck) setText(stuck, `Travail bloqué : ${j.stuck_reason || ""}`);
+      if (j.stuck) setText(stuck, gettext("Travail bloqué : ") + (j.stuck_reason || ""));
       stuck.hidden = !j.stuck;
     }
     const notice = field(box, "notice");

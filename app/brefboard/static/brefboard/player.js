@@ -15,6 +15,10 @@
  */
 (function () {
   "use strict";
+  // The page's language: Django's catalogue (/jsi18n/, loaded before this file); the French text without it.
+  const gettext = window.gettext || ((s) => s);
+  const ngettext = window.ngettext || ((one, many, n) => (n > 1 ? many : one));
+  const interpolate = window.interpolate || ((fmt, obj) => fmt.replace(/%\((\w+)\)s/g, (m, k) => String(obj[k])));
   const list = document.getElementById("segments");
   if (!list) return;
   const audio = list.dataset.player ? document.getElementById(list.dataset.player) : null;
@@ -121,8 +125,8 @@
     });
     if (hitsOut) {
       hitsOut.textContent = !wanted.length ? "" : hits.length
-        ? (hits.length === 1 ? "1 occurrence" : hits.length + " occurrences")
-        : "Aucune occurrence";
+        ? interpolate(ngettext("%(n)s occurrence", "%(n)s occurrences", hits.length), {n: hits.length}, true)
+        : gettext("Aucune occurrence");
     }
     if (prev) prev.disabled = hits.length < 2;
     if (next) next.disabled = hits.length < 2;
@@ -135,7 +139,7 @@
     hitAt = (k + hits.length) % hits.length;
     const mk = hits[hitAt];
     mk.classList.add("active");
-    if (hitsOut) hitsOut.textContent = "Occurrence " + (hitAt + 1) + " sur " + hits.length;
+    if (hitsOut) hitsOut.textContent = interpolate(gettext("Occurrence %(at)s sur %(n)s"), {at: hitAt + 1, n: hits.length}, true);
     const i = parseInt(mk.dataset.segment, 10);
     seek(starts[i], false);
   }

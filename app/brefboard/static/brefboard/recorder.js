@@ -16,6 +16,10 @@
  */
 (function () {
   "use strict";
+  // The page's language: Django's catalogue (/jsi18n/, loaded before this file); the French text without it.
+  const gettext = window.gettext || ((s) => s);
+  const ngettext = window.ngettext || ((one, many, n) => (n > 1 ? many : one));
+  const interpolate = window.interpolate || ((fmt, obj) => fmt.replace(/%\((\w+)\)s/g, (m, k) => String(obj[k])));
   const CHUNK_MS = 3000;
   const SILENCE_RMS = 0.003;   // about -50 dBFS: below it, the microphone hears nothing
   const SILENCE_MS = 5000;     // that long below it, and the page says so
@@ -41,8 +45,6 @@
     return {ok: r.ok, status: r.status, body: body};
   }
   function say(text) { statusEl.textContent = text; }
-  // French plural: 0 and 1 take the singular ("1 morceau reçu", "3 morceaux reçus").
-  function plural(n, one, many) { return `${n} ${n > 1 ? many : one}`; }
   window.brefboardPlural = plural;
 
   // --- Chunks waiting for their acknowledgement, kept across reloads (IndexedDB) ---
@@ -163,20 +165,20 @@
         || (res.status === 403 && res.body && res.body.code === "csrf");
       if (expired) {
         // Not final: once the user logs in again (another tab) the same chunk goes through.
-        say("Session expirée : reconnectez-vous dans un autre onglet ; les morceaux sont gardés et renvoyés.");
+        say(gettext("Session expirée : reconnectez-vous dans un autre onglet ; les morceaux sont gardés et renvoyés."));
         await new Promise((r) => setTimeout(r, delay));
         delay = Math.min(delay * 2, 15000);
         continue;
       }
       if (res.status >= 400 && res.status < 500 && res.status !== 408 && res.status !== 429) {
-        say(`Morceau ${item.index} refusé : ${(res.body && res.body.error) || res.status}`);
+        say(interpolate(gettext("Morceau %(index)s refusé : %(error)s"), {index: item.index, error: (res.body && res.body.error) || res.status}, true));
         queue.shift();  // the server will never take it; do not block the rest
         window.brefboard.failed += 1;
         showCounts();
         await pending.remove(item.session, item.index);
         continue;
       }
-      say(`Réseau indisponible, nouvel essai dans ${Math.round(delay / 1000)} s…`);
+      say(interpolate(gettext("Réseau indisponible, nouvel essai dans %(s)s s…"), {s: Math.round(delay / 1000)}, true));
       await new Promise((r) => setTimeout(r, delay));
       delay = Math.min(delay * 2, 15000);
     }
@@ -252,7 +254,7 @@
     meter(stream);
     startBtn.disabled = true;
     stopBtn.disabled = false;
-    say("Enregistrement en cours…");
+    say(gettext("Enregistrement en cours…"));
     livePoll = setInterval(refreshLive, 3000);
     return recorder.mimeType || mimeType || "audio/webm";
   }
@@ -268,10 +270,10 @@
     const mimeType = pickMimeType() || "audio/webm";
     const r = await api(root.dataset.sessionsUrl, {method: "POST", headers: {"Content-Type": "application/json"},
       body: JSON.stringify({mime_type: mimeType, language: root.dataset.language})});
-    if (!r.ok) { say("Impossible de démarrer : " + ((r.body && r.body.error) || r.status)); startBtn.disabled = false; return; }
+    if (!r.ok) { say(gettext("Impossible de démarrer : ") + ((r.body && r.body.error) || r.status)); startBtn.disabled = false; return; }
     session = r.body;
     nextIndex = 0;
-    try { await startRecorder(); } catch (e) { say("Micro indisponible : " + e); startBtn.disabled = false; }
+    try { await startRecorder(); } catch (e) { say(gettext("Micro indisponible : ") + e); startBtn.disabled = false; }
   }
 
   function stopRecorder() {
@@ -288,7 +290,7 @@
 
   async function finish() {
     stopBtn.disabled = true;
-    say("Envoi des derniers morceaux…");
+    say(gettext("Envoi des derniers morceaux…"));
     await stopRecorder();
     recorder = null;
     elapsedStop();
@@ -301,24 +303,26 @@
   }
 
   async function finishSession(allowGaps) {
-    say("Finalisation…");
+    say(gettext("Finalisation…"));
     const body = JSON.stringify({allow_gaps: allowGaps === true});
     for (let tries = 0; tries < 5; tries++) {
       const r = await api(`${root.dataset.sessionsUrl}${session.id}/finish/`, {method: "POST", headers: {"Content-Type": "application/json"}, body: body});
-      if (r.ok) { say("Transcription en file d'attente."); window.location.href = r.body.url; return; }
+      if (r.ok) { say(gettext("Transcription en file d'attente.")); window.location.href = r.body.url; return; }
       if (r.status === 409 && r.body && r.body.missing && r.body.missing.length) {
         // A missing chunk can no longer be sent (it lived in a page that is gone):
         // say so, and let the user finish with what the server has.
-        say(`${r.body.missing.length > 1 ? "Morceaux manquants" : "Morceau manquant"} : ${r.body.missing.join(", ")} (${r.body.missing.length > 1 ? "perdus" : "perdu"} pendant une coupure).`);
+        say(interpolate(ngettext("Morceau manquant : %(list)s (perdu pendant une coupure).",
+          "Morceaux manquants : %(list)s (perdus pendant une coupure).", r.body.missing.length),
+          {list: r.body.missing.join(", ")}, true));
         const btn = document.createElement("button");
         btn.type = "button";
         btn.id = "finish-anyway";
-        btn.textContent = "Terminer sans les morceaux manquants";
+        btn.textContent = gettext("Terminer sans les morceaux manquants");
         btn.onclick = () => { btn.remove(); finishSession(true); };
         statusEl.after(btn);
         return;
       }
-      say("Échec de la finalisation : " + ((r.body && r.body.error) || r.status));
+      say(gettext("Échec de la finalisation : ") + ((r.body && r.body.error) || r.status));
       await new Promise((res) => setTimeout(res, 2000));
     }
   }
@@ -348,15 +352,16 @@
     }
     showCounts();
     if (queue.length) {
-      say(`Envoi de ${plural(queue.length, "morceau retrouvé", "morceaux retrouvés")} dans le navigateur…`);
+      say(interpolate(ngettext("Envoi de %(n)s morceau retrouvé dans le navigateur…",
+          "Envoi de %(n)s morceaux retrouvés dans le navigateur…", queue.length), {n: queue.length}, true));
       window.brefboard.recovered = queue.length;
       await sendLoop();
-      say("Morceaux retrouvés envoyés.");
+      say(gettext("Morceaux retrouvés envoyés."));
     }
     const again = await api(root.dataset.unfinishedUrl).catch(() => null);
     if (!again || !again.ok || !again.body.sessions.length) return;
     const s = again.body.sessions[0];
-    $("resume-info").textContent = plural(s.received, "morceau reçu", "morceaux reçus");
+    $("resume-info").textContent = interpolate(ngettext("%(n)s morceau reçu", "%(n)s morceaux reçus", s.received), {n: s.received}, true);
     $("resume").hidden = false;
     liveEl.textContent = s.live_text || "";
     $("resume-continue").onclick = async () => {
@@ -364,7 +369,7 @@
       session = s;
       nextIndex = await resumeIndex(s);
       // The elapsed time goes on from what the server holds (a chunk is CHUNK_MS of audio).
-      try { await startRecorder(s.received * CHUNK_MS); } catch (e) { say("Micro indisponible : " + e); }
+      try { await startRecorder(s.received * CHUNK_MS); } catch (e) { say(gettext("Micro indisponible : ") + e); }
     };
     $("resume-finish").onclick = async () => { $("resume").hidden = true; session = s; await finishSession(false); };
     $("resume-discard").onclick = async () => {
