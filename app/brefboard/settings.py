@@ -261,6 +261,10 @@ BREFBOARD_LANGUAGE = env_str("BREFBOARD_LANGUAGE", "fr")  # "auto" = detect
 BREFBOARD_BEAM_SIZE = env_int("BREFBOARD_BEAM_SIZE", 5)
 # CTranslate2's threads per transcription process (faster-whisper); 0 = its default.
 BREFBOARD_CPU_THREADS = env_int("BREFBOARD_CPU_THREADS", 0)
+# A recording longer than SPLIT_ABOVE seconds (0 = never) is cut in silences into pieces of
+# about SPLIT_PIECE seconds, transcribed in parallel by any free worker (recordings/split.py).
+BREFBOARD_SPLIT_ABOVE_SECONDS = env_float("BREFBOARD_SPLIT_ABOVE_SECONDS", 900.0)
+BREFBOARD_SPLIT_PIECE_SECONDS = env_float("BREFBOARD_SPLIT_PIECE_SECONDS", 300.0)
 BREFBOARD_LIVE_ENABLED = env_bool("BREFBOARD_LIVE_ENABLED", True)
 BREFBOARD_LIVE_MIN_SECONDS = env_float("BREFBOARD_LIVE_MIN_SECONDS", 4.0)
 # Queue new jobs go to; workers choose theirs with `celery worker -Q`.

@@ -236,3 +236,37 @@ class Segment(models.Model):
     class Meta:
         ordering = ["index"]
         constraints = [models.UniqueConstraint(fields=["job", "index"], name="segment_unique_index")]
+
+
+class JobPiece(models.Model):
+    """One piece of a long recording's job (split.py): ``start``..``end`` seconds of the
+    recording, cut in a silence, transcribed by whichever worker takes it.
+
+    Claimed like a job (``claim_token``, heartbeat); its segments, already on the
+    recording's clock, wait here until the last piece is done and the job is joined.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("En attente")
+        RUNNING = "running", _("En cours")
+        DONE = "done", _("Terminé")
+        CANCELLED = "cancelled", _("Annulé")
+
+    job = models.ForeignKey(TranscriptionJob, on_delete=models.CASCADE, related_name="pieces")
+    index = models.PositiveIntegerField()
+    start = models.FloatField()  # seconds on the recording's clock
+    end = models.FloatField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    progress = models.FloatField(default=0.0)  # percent of this piece
+    claim_token = models.UUIDField(null=True, blank=True)
+    worker = models.CharField(max_length=255, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    celery_task_id = models.CharField(max_length=64, blank=True)
+    segments = models.JSONField(default=list, blank=True)  # [[start, end, text, avg_logprob, no_speech_prob]]
+    text = models.TextField(blank=True)
+    language = models.CharField(max_length=16, blank=True)
+
+    class Meta:
+        ordering = ["index"]
+        constraints = [models.UniqueConstraint(fields=["job", "index"], name="jobpiece_unique_index")]

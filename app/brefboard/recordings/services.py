@@ -17,7 +17,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from . import audio, storage, tasks
+from . import audio, split, storage, tasks
 from .audio import CONTAINERS, container_for  # noqa: F401 - the recorder's formats, here since the start
 from .models import Chunk, Recording, TranscriptionJob
 from .storage import missing_chunks
@@ -344,6 +344,7 @@ def cancel_job(job: TranscriptionJob) -> TranscriptionJob:
             celery_app.control.revoke(locked.celery_task_id)
         except Exception:  # noqa: BLE001 - the database flag alone is enough to stop it
             pass
+    split.revoke_pieces(locked, celery_app)  # a long recording's pieces (split.py), if any
     return locked
 
 

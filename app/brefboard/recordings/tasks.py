@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from ..library.services import summary_after_transcript
 from ..monitoring import jobs as job_metrics
-from . import audio, jobs
+from . import audio, jobs, split
 from .jobs import TRANSIENT_ERRORS, ClaimHeld, JobCancelled  # noqa: F401 - JobCancelled: tests, metrics
 from .models import Recording, TranscriptionJob, claim_lease_seconds
 
@@ -52,6 +52,11 @@ def transcribe_recording(self, job_id: str) -> str:
     heartbeat.start()
     progress = jobs.Progress(job.pk, token, heartbeat)
     try:
+        if split.enabled_for(job.recording.duration):
+            # A long recording: pieces for any free worker (split.py); the last one joins them.
+            if split.fan_out(job, progress, send_piece) == 0:
+                join_pieces.apply_async(args=[str(job.pk)], queue=job.queue)
+            return "split"
         result = jobs.run_engine(job, progress)
         status = jobs.complete(job, token, result)
         if status == "done":
@@ -80,6 +85,70 @@ def transcribe_recording(self, job_id: str) -> str:
         return "failed"
     finally:
         heartbeat.stop()
+
+
+def send_piece(piece) -> None:
+    result = transcribe_piece.apply_async(args=[piece.pk], queue=piece.job.queue)
+    type(piece).objects.filter(pk=piece.pk).update(celery_task_id=result.id or "sent")
+
+
+@shared_task(
+    bind=True,
+    name="brefboard.recordings.tasks.transcribe_piece",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    max_retries=None,
+)
+def transcribe_piece(self, piece_id: int) -> str:
+    """Transcribe one piece of a split job (split.py); the last piece done sends the join."""
+    close_old_connections()
+    try:
+        claimed = split.claim_piece(piece_id)
+    except ClaimHeld as held:
+        log.info("piece %s held by %s; checking again later", piece_id, held)
+        raise self.retry(countdown=claim_lease_seconds() + 1, max_retries=100_000)
+    except TRANSIENT_ERRORS as exc:
+        raise self.retry(exc=exc, countdown=jobs.backoff(self.request.retries), max_retries=8)
+    if isinstance(claimed, str):
+        if claimed == "join":
+            job = TranscriptionJob.objects.get(pieces__pk=piece_id)  # a join lost with its worker
+            join_pieces.apply_async(args=[str(job.pk)], queue=job.queue)
+        return claimed
+    piece, token = claimed
+    heartbeat = split.PieceHeartbeat(piece, token)
+    heartbeat.start()
+    try:
+        result = split.run_piece(piece, split.PieceProgress(piece, token, heartbeat))
+        if split.store_piece(piece, token, result):
+            join_pieces.apply_async(args=[str(piece.job_id)], queue=piece.job.queue)
+        return "done"
+    except JobCancelled:
+        log.info("piece %s of job %s cancelled or taken over; stopping", piece.index, piece.job_id)
+        jobs.safe(split.cancelled_piece, piece.pk, token)
+        return "cancelled"
+    except TRANSIENT_ERRORS as exc:
+        jobs.safe(split.release_piece, piece.pk, token)
+        raise self.retry(exc=exc, countdown=jobs.backoff(self.request.retries), max_retries=8)
+    except Exception as exc:
+        # One piece failing fails the job: the user gets the error, as for a whole job.
+        log.exception("piece %s of job %s failed", piece.index, piece.job_id)
+        job_metrics.transcription_failed(exc)
+        job = piece.job
+        jobs.safe(jobs.fail, job, job.claim_token, f"{exc.__class__.__name__}: {exc}"[:2000])
+        return "failed"
+    finally:
+        heartbeat.stop()
+
+
+@shared_task(name="brefboard.recordings.tasks.join_pieces", acks_late=True, reject_on_worker_lost=True)
+def join_pieces(job_id: str) -> str:
+    """Write a split job's transcript from its pieces, in order, and ask for its summary."""
+    close_old_connections()
+    status, job = split.join(job_id)
+    if status == "done":
+        job_metrics.transcript_stored(job)
+        summary_after_transcript(job.recording_id, job.pk)
+    return status
 
 
 @shared_task(name="brefboard.recordings.tasks.live_transcribe", acks_late=True, ignore_result=True)
