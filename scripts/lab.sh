@@ -73,6 +73,7 @@ up() {
         testbed/mirror.sh start
         read -r _ mirror_version < <(testbed/release-mirror.sh | grep '^prometheus ')
         read -r _ ne_version < <(testbed/release-mirror.sh | grep '^node_exporter ')
+        read -r _ am_version < <(testbed/release-mirror.sh | grep '^alertmanager ')
         m=http://127.0.0.1:${MIRROR_PORT:-18999}
         cat > "$state/mirror.yml" <<YAML
 prometheus_version: "$mirror_version"
@@ -81,6 +82,9 @@ prometheus_checksum_url: "$m/prometheus/releases/download/v{{ prometheus_version
 node_exporter_version: "$ne_version"
 node_exporter_binary_url: "$m/node_exporter/releases/download/v{{ node_exporter_version }}/node_exporter-{{ node_exporter_version }}.linux-__ARCH__.tar.gz"
 node_exporter_checksum_url: "$m/node_exporter/releases/download/v{{ node_exporter_version }}/sha256sums.txt"
+alertmanager_version: "$am_version"
+alertmanager_binary_url: "$m/alertmanager/releases/download/v{{ alertmanager_version }}/alertmanager-{{ alertmanager_version }}.linux-__ARCH__.tar.gz"
+alertmanager_checksum_url: "$m/alertmanager/releases/download/v{{ alertmanager_version }}/sha256sums.txt"
 YAML
         extra+=(-e "@$state/mirror.yml")
         prom_note="Prometheus $mirror_version (NOT 2.45.0): the official release download is unreachable from this machine, so the lab installed the release-shaped mirror built from Debian's prometheus package (testbed/release-mirror.sh)"

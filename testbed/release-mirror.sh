@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
-# Build a release-shaped mirror of Prometheus and node_exporter from the real
-# binaries in Debian 12's `prometheus` and `prometheus-node-exporter` packages.
+# Build a release-shaped mirror of Prometheus, node_exporter and Alertmanager
+# from the real binaries in Debian 12's `prometheus`, `prometheus-node-exporter`
+# and `prometheus-alertmanager` packages.
 #
 # Why: the official release downloads may be unreachable (CI, air-gapped
 # sites). The archives built here have the upstream layout
 #   <base>/v<version>/<name>-<version>.linux-<arch>.tar.gz
 #   <base>/v<version>/sha256sums.txt
 # so the roles run their normal download, checksum and unpack code against
-# them. They carry Debian's versions (Prometheus 2.42.0, node_exporter 1.5.0),
-# named as what they are; they never pretend to be 2.45.0.
+# them. They carry Debian's versions (Prometheus 2.42.0, node_exporter 1.5.0,
+# Alertmanager 0.25.0), named as what they are; they never pretend to be the
+# versions the roles default to.
 #
 # Usage: testbed/release-mirror.sh [DIR]   (default .cache/mirror)
 # Prints lines "name version" for what the mirror holds.
@@ -18,7 +20,7 @@ dest=$(realpath -m "${1:-.cache/mirror}")
 arch=$(dpkg --print-architecture)
 log() { echo "[release-mirror] $*" >&2; }
 
-for pkg in prometheus prometheus-node-exporter; do
+for pkg in prometheus prometheus-node-exporter prometheus-alertmanager; do
     dpkg -s "$pkg" >/dev/null 2>&1 || {
         log "installing Debian package $pkg (for its binaries)"
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$pkg" >&2
@@ -60,3 +62,10 @@ n="$stage/node_exporter"; mkdir -p "$n"
 install -m 0755 /usr/bin/prometheus-node-exporter "$n/node_exporter"
 cp /usr/share/doc/prometheus-node-exporter/copyright "$n/LICENSE"
 pack node_exporter "$(debian_version prometheus-node-exporter)" "$n"
+
+a="$stage/alertmanager"; mkdir -p "$a"
+install -m 0755 /usr/bin/prometheus-alertmanager "$a/alertmanager"
+install -m 0755 /usr/bin/amtool "$a/amtool"
+cp /usr/share/doc/prometheus-alertmanager/copyright "$a/LICENSE"
+printf 'route:\n  receiver: default\nreceivers:\n  - name: default\n' > "$a/alertmanager.yml"
+pack alertmanager "$(debian_version prometheus-alertmanager)" "$a"
