@@ -261,6 +261,10 @@ BREFBOARD_LANGUAGE = env_str("BREFBOARD_LANGUAGE", "fr")  # "auto" = detect
 BREFBOARD_BEAM_SIZE = env_int("BREFBOARD_BEAM_SIZE", 5)
 # CTranslate2's threads per transcription process (faster-whisper); 0 = its default.
 BREFBOARD_CPU_THREADS = env_int("BREFBOARD_CPU_THREADS", 0)
+# sequential: Whisper window after window; batched: VAD-cut pieces of up to 30 s,
+# BREFBOARD_WHISPER_BATCH_SIZE of them decoded at once (faster-whisper; docs/benchmarks.md).
+BREFBOARD_WHISPER_PIPELINE = env_str("BREFBOARD_WHISPER_PIPELINE", "sequential")
+BREFBOARD_WHISPER_BATCH_SIZE = env_int("BREFBOARD_WHISPER_BATCH_SIZE", 8)
 # A recording longer than SPLIT_ABOVE seconds (0 = never) is cut in silences into pieces of
 # about SPLIT_PIECE seconds, transcribed in parallel by any free worker (recordings/split.py).
 BREFBOARD_SPLIT_ABOVE_SECONDS = env_float("BREFBOARD_SPLIT_ABOVE_SECONDS", 900.0)

@@ -56,6 +56,8 @@ def engine_for_worker():
         settings.BREFBOARD_DEVICE,
         settings.BREFBOARD_COMPUTE_TYPE,
         cpu_threads=settings.BREFBOARD_CPU_THREADS,
+        pipeline=settings.BREFBOARD_WHISPER_PIPELINE,
+        batch_size=settings.BREFBOARD_WHISPER_BATCH_SIZE,
     )
 
 
