@@ -165,8 +165,8 @@ def make_browser(request, cfg, mic_wav):
     """Browsers for this module, closed at its end."""
     opened: list[Browser] = []
 
-    def make(name: str | None = None) -> Browser:
-        b = Browser(cfg, name or request.module.__name__.removeprefix("test_"), mic_wav)
+    def make(name: str | None = None, language: str = "fr-FR") -> Browser:
+        b = Browser(cfg, name or request.module.__name__.removeprefix("test_"), mic_wav, language)
         opened.append(b)
         return b
 

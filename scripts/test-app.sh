@@ -21,7 +21,8 @@ log() { echo "== $*"; }
 
 # --- Debian packages ------------------------------------------------------------------
 need=()
-for cmd_pkg in redis-server:redis-server espeak-ng:espeak-ng ffmpeg:ffmpeg promtool:prometheus \
+# gettext: tests/test_i18n.py runs makemessages and msgfmt over the interface's catalogues.
+for cmd_pkg in redis-server:redis-server espeak-ng:espeak-ng ffmpeg:ffmpeg msgfmt:gettext promtool:prometheus \
     prometheus:prometheus prometheus-node-exporter:prometheus-node-exporter; do
   command -v "${cmd_pkg%%:*}" >/dev/null || need+=("${cmd_pkg#*:}")
 done

@@ -71,7 +71,7 @@ class StopWaiting(AssertionError):
 class Browser:
     live: list["Browser"] = []
 
-    def __init__(self, cfg, name: str, mic_wav: Path | None = None):
+    def __init__(self, cfg, name: str, mic_wav: Path | None = None, language: str = "fr-FR"):
         from selenium import webdriver
         from selenium.webdriver.chrome.service import Service
 
@@ -89,13 +89,18 @@ class Browser:
                  # Only the site's own host name resolves: no other host can be reached by name.
                  f"--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE {cfg.host}",
                  "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-                 "--autoplay-policy=no-user-gesture-required"]
+                 "--autoplay-policy=no-user-gesture-required",
+                 # The browser's language (Accept-Language): French, the site's own, for the cases that
+                 # read its French text; test_11_language opens an English one. Headless Chromium
+                 # would say en-US.
+                 f"--lang={language}"]
         if cfg.insecure_tls:
             flags.append("--ignore-certificate-errors")  # a test host's self-signed certificate
         if mic_wav is not None:
             flags.append(f"--use-file-for-fake-audio-capture={mic_wav}%noloop")
         for flag in flags:
             options.add_argument(flag)
+        options.add_experimental_option("prefs", {"intl.accept_languages": f"{language},{language[:2]}"})
         options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
         self.driver = webdriver.Chrome(service=Service(executable_path=chromedriver), options=options)
         self.driver.set_page_load_timeout(60)

@@ -113,8 +113,9 @@ def split_bytes(data: bytes, size: int) -> list[bytes]:
     return [data[i:i + size] for i in range(0, len(data), size)]
 
 
-def chromium(microphone_wav: Path):
-    """Headless Chromium whose microphone plays ``microphone_wav`` (console kept for the tests that read it)."""
+def chromium(microphone_wav: Path, language: str = "fr-FR"):
+    """Headless Chromium whose microphone plays ``microphone_wav`` (console kept for the tests that read it),
+    asking pages in ``language`` (French by default: the tests read the site's French; headless says en-US)."""
     if os.environ.get("BREFBOARD_SKIP_BROWSER") == "1":
         pytest.skip("BREFBOARD_SKIP_BROWSER=1")
     chromium_bin, driver_path = shutil.which("chromium"), shutil.which("chromedriver")
@@ -128,8 +129,10 @@ def chromium(microphone_wav: Path):
     for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-                 f"--use-file-for-fake-audio-capture={microphone_wav}", "--autoplay-policy=no-user-gesture-required"):
+                 f"--use-file-for-fake-audio-capture={microphone_wav}", "--autoplay-policy=no-user-gesture-required",
+                 f"--lang={language}"):
         options.add_argument(flag)
+    options.add_experimental_option("prefs", {"intl.accept_languages": f"{language},{language[:2]}"})
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
     driver.set_page_load_timeout(30)
