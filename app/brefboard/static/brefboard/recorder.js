@@ -45,7 +45,6 @@
     return {ok: r.ok, status: r.status, body: body};
   }
   function say(text) { statusEl.textContent = text; }
-  window.brefboardPlural = plural;
 
   // --- Chunks waiting for their acknowledgement, kept across reloads (IndexedDB) ---
   const pending = (function () {
