@@ -48,8 +48,8 @@ class _KeepLastSegment:
     faster-whisper splits a window's tokens at its timestamps and leaves out the
     text after the last complete pair: the sequential path decodes that text again
     in the next window (it seeks back), but a batched piece has no next window, so
-    its last sentence would be lost (measured: 4 of 24 sentences on 2 minutes).
-    Here that text becomes one more segment, ending where the piece ends.
+    that text would be lost, or decoded again by the next pass only when it is longer
+    than GAP_SECONDS. Here it becomes one more segment, ending where the piece ends.
     """
 
     def __init__(self, model) -> None:
