@@ -87,6 +87,12 @@ alertmanager_binary_url: "$m/alertmanager/releases/download/v{{ alertmanager_ver
 alertmanager_checksum_url: "$m/alertmanager/releases/download/v{{ alertmanager_version }}/sha256sums.txt"
 YAML
         extra+=(-e "@$state/mirror.yml")
+        # Debian's Alertmanager build reads its notification templates from
+        # /usr/share/prometheus/alertmanager (the upstream binary embeds them).
+        docker exec lab-monitoring mkdir -p /usr/share/prometheus/alertmanager
+        for tmpl in default.tmpl email.tmpl; do
+            docker cp "/usr/share/prometheus/alertmanager/$tmpl" lab-monitoring:/usr/share/prometheus/alertmanager/
+        done
         prom_note="Prometheus $mirror_version (NOT 2.45.0): the official release download is unreachable from this machine, so the lab installed the release-shaped mirror built from Debian's prometheus package (testbed/release-mirror.sh)"
         log "$prom_note"
     fi
