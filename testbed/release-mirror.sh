@@ -63,6 +63,9 @@ install -m 0755 /usr/bin/prometheus-node-exporter "$n/node_exporter"
 cp /usr/share/doc/prometheus-node-exporter/copyright "$n/LICENSE"
 pack node_exporter "$(debian_version prometheus-node-exporter)" "$n"
 
+# Debian's build reads its notification templates from
+# /usr/share/prometheus/alertmanager/{default,email}.tmpl where upstream's
+# binary embeds them: the scenario's prepare and the lab copy them there.
 a="$stage/alertmanager"; mkdir -p "$a"
 install -m 0755 /usr/bin/prometheus-alertmanager "$a/alertmanager"
 install -m 0755 /usr/bin/amtool "$a/amtool"
