@@ -17,7 +17,13 @@ from brefboard.recordings import split
 from brefboard.recordings.models import JobPiece, Recording, Segment, TranscriptionJob
 from tests.helpers import APP_DIR, Worker, espeak, wait_for, words
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
+WORKER = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
+
+
+def with_worker(test):
+    for mark in WORKER:
+        test = mark(test)
+    return test
 
 SENTENCES = [
     "The quarterly budget meeting will begin at nine o'clock.",
@@ -108,6 +114,7 @@ def first_time(segments, word):
     return None
 
 
+@with_worker
 def test_split_transcript_matches_the_unsplit_one_and_a_killed_piece_is_redone_alone(
         alice_client, sentences_wav, two_process_worker, settings):
     from brefboard.recordings import jobs
@@ -158,6 +165,7 @@ def test_split_transcript_matches_the_unsplit_one_and_a_killed_piece_is_redone_a
         assert a is not None and b is not None and abs(a - b) < 1.0, (w, a, b, segs, unsplit)
 
 
+@with_worker
 def test_cancel_stops_every_piece(alice_client, sentences_wav, two_process_worker):
     worker = two_process_worker()
     body = upload(alice_client, sentences_wav)
