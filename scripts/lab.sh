@@ -32,11 +32,17 @@ start_host() {  # name published-ports...
         ca=(-v "${TESTBED_EXTRA_CA_DIR:-/usr/local/share/ca-certificates}:/usr/local/share/ca-certificates/extra:ro")
     fi
     if docker inspect "$name" >/dev/null 2>&1; then
+        # Each host sets its own firewall (role firewall): nft needs NET_ADMIN,
+        # which a container made by an older lab lacks and cannot be given.
+        if ! docker inspect -f '{{.HostConfig.CapAdd}}' "$name" | grep -q NET_ADMIN; then
+            log "$name was made without NET_ADMIN, which the host firewall needs: make lab-down, then make lab (the lab's recordings go with it)"
+            exit 1
+        fi
         docker start "$name" >/dev/null
         return
     fi
     docker run -d --name "$name" --hostname "$name" --network "$network" \
-        --cap-add SYS_ADMIN --security-opt seccomp=unconfined --security-opt apparmor=unconfined \
+        --cap-add SYS_ADMIN --cap-add NET_ADMIN --security-opt seccomp=unconfined --security-opt apparmor=unconfined \
         --cgroupns=host -v /sys/fs/cgroup:/sys/fs/cgroup:rw \
         --tmpfs /run --tmpfs /run/lock --tmpfs /tmp --stop-signal SIGRTMIN+3 \
         "${ca[@]}" "${ports[@]}" "$image" >/dev/null
