@@ -7,7 +7,9 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 # Role scenarios, in the order make test runs them.
 SCENARIOS ?= monitoring single site
 # make acceptance: the deployed site to drive (see acceptance/README.md).
-URL ?= http://localhost:8080
+URL ?= https://localhost:8443
+# The CA the browser trusts for URL: the lab's local one when it exists.
+CA_FILE ?= $(wildcard .cache/lab/ca/ca.crt)
 PROMETHEUS_URL ?= http://127.0.0.1:9090
 PROMETHEUS_USER ?= admin
 
@@ -53,11 +55,11 @@ test-app: ## the Django app: real Redis, Celery, Whisper, browser
 test-app-fast: ## the app tests that start no Celery worker, no browser and no French model
 	BREFBOARD_SKIP_POSTGRES=1 scripts/test-app.sh -q -m 'not worker and not browser and not french'
 
-acceptance: ## a real browser against a deployed site: make acceptance URL=... PROMETHEUS_URL=... [READ_ONLY=1] [EXPECTED_TARGETS=6]
+acceptance: ## a real browser against a deployed site: make acceptance URL=... PROMETHEUS_URL=... [CA_FILE=...] [READ_ONLY=1] [EXPECTED_TARGETS=6]
 	ACCEPTANCE_PROMETHEUS_PASSWORD="$${ACCEPTANCE_PROMETHEUS_PASSWORD:-$$(sed -n 's/^vault_prometheus_admin_password: "\(.*\)"$$/\1/p' .cache/lab/secrets.yml 2>/dev/null)}" \
 	ACCEPTANCE_READ_ONLY='$(READ_ONLY)' \
 	acceptance/run.sh --base-url '$(URL)' --prometheus-url '$(PROMETHEUS_URL)' --prometheus-user '$(PROMETHEUS_USER)' \
-	  $(if $(EXPECTED_TARGETS),--expected-targets '$(EXPECTED_TARGETS)') $(ARGS)
+	  $(if $(CA_FILE),--ca-file '$(CA_FILE)') $(if $(EXPECTED_TARGETS),--expected-targets '$(EXPECTED_TARGETS)') $(ARGS)
 
 test-engines: ## openai-whisper engine and the checkpoint converter (CPU PyTorch)
 	scripts/test-engines.sh

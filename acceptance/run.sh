@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # acceptance/run.sh [pytest arguments]: drive a deployed BrefBoard with a real browser.
 #
-# Installs what is missing (Debian's chromium, chromium-driver, espeak-ng, ffmpeg,
+# Installs what is missing (Debian's chromium, chromium-driver, espeak-ng, ffmpeg, libnss3-tools,
 # python3-venv; apt-get, as root), creates .venv-acceptance at the repository root
 # with the pinned packages of acceptance/requirements.txt (again only when that
 # file changed), then runs pytest in acceptance/ with the arguments given, e.g.
@@ -19,6 +19,7 @@ command -v chromium >/dev/null || missing+=(chromium)
 command -v chromedriver >/dev/null || missing+=(chromium-driver)
 command -v espeak-ng >/dev/null || missing+=(espeak-ng)
 command -v ffmpeg >/dev/null || missing+=(ffmpeg)
+command -v certutil >/dev/null || missing+=(libnss3-tools)
 command -v python3 >/dev/null || missing+=(python3)
 if [ ! -x "$venv/bin/python" ] && command -v python3 >/dev/null && ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
     missing+=(python3-venv)

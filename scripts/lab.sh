@@ -20,6 +20,7 @@ grafana_key=${LAB_GRAFANA_APT_KEY_URL:-$grafana_repo/gpg.key}
 official_sums="https://github.com/prometheus/prometheus/releases/download/v2.45.0/sha256sums.txt"
 hosts=(lab-monitoring lab-web lab-worker)
 web_port=${LAB_WEB_PORT:-8080}
+tls_port=${LAB_TLS_PORT:-8443}
 log() { echo "[lab] $*"; }
 secret() { sed -n "s/^$1: \"\(.*\)\"\$/\1/p" "$state/secrets.yml"; }
 
@@ -32,11 +33,17 @@ start_host() {  # name published-ports...
         ca=(-v "${TESTBED_EXTRA_CA_DIR:-/usr/local/share/ca-certificates}:/usr/local/share/ca-certificates/extra:ro")
     fi
     if docker inspect "$name" >/dev/null 2>&1; then
+        # Each host sets its own firewall (role firewall): nft needs NET_ADMIN,
+        # which a container made by an older lab lacks and cannot be given.
+        if ! docker inspect -f '{{.HostConfig.CapAdd}}' "$name" | grep -q NET_ADMIN; then
+            log "$name was made without NET_ADMIN, which the host firewall needs: make lab-down, then make lab (the lab's recordings go with it)"
+            exit 1
+        fi
         docker start "$name" >/dev/null
         return
     fi
     docker run -d --name "$name" --hostname "$name" --network "$network" \
-        --cap-add SYS_ADMIN --security-opt seccomp=unconfined --security-opt apparmor=unconfined \
+        --cap-add SYS_ADMIN --cap-add NET_ADMIN --security-opt seccomp=unconfined --security-opt apparmor=unconfined \
         --cgroupns=host -v /sys/fs/cgroup:/sys/fs/cgroup:rw \
         --tmpfs /run --tmpfs /run/lock --tmpfs /tmp --stop-signal SIGRTMIN+3 \
         "${ca[@]}" "${ports[@]}" "$image" >/dev/null
@@ -50,12 +57,43 @@ start_host() {  # name published-ports...
     [ ${#ca[@]} -eq 0 ] || docker exec "$name" update-ca-certificates >/dev/null
 }
 
+# HTTPS as production has it: a certificate given in the inventory
+# (brefboard_tls=inventory), signed by a local CA the lab makes once and the
+# acceptance suite's browser trusts (--ca-file). The CA's key stays in
+# $state/ca (0700); the web host's key goes to the play in a 0600 file.
+make_tls() {
+    local ca=$state/ca
+    mkdir -p "$ca"; chmod 700 "$ca"
+    if [ ! -s "$ca/ca.crt" ]; then
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 825 \
+            -subj "/CN=BrefBoard lab local CA" -keyout "$ca/ca.key" -out "$ca/ca.crt" \
+            -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
+        log "made a local CA for the lab: $ca/ca.crt (trust it in a browser to use the lab over HTTPS without a warning)"
+    fi
+    if [ ! -s "$ca/web.crt" ] || ! openssl x509 -checkend 604800 -noout -in "$ca/web.crt" >/dev/null; then
+        openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=localhost" \
+            -keyout "$ca/web.key" -out "$ca/web.csr" 2>/dev/null
+        openssl x509 -req -in "$ca/web.csr" -CA "$ca/ca.crt" -CAkey "$ca/ca.key" -CAcreateserial -days 397 \
+            -out "$ca/web.crt" -extfile <(printf '%s\n' "subjectAltName=DNS:localhost,IP:127.0.0.1,DNS:lab-web" \
+                "extendedKeyUsage=serverAuth" "basicConstraints=critical,CA:FALSE") 2>/dev/null
+    fi
+    ( umask 077
+      .venv/bin/python - "$ca" >"$state/tls.json" <<'PY'
+import json, sys
+ca = sys.argv[1]
+print(json.dumps({"brefboard_tls": "inventory",
+                  "brefboard_tls_certificate": open(f"{ca}/web.crt").read(),
+                  "brefboard_tls_private_key": open(f"{ca}/web.key").read()}))
+PY
+    )
+}
+
 up() {
     image=$(testbed/image.sh)
     mkdir -p "$state"; chmod 700 "$state"
     docker network inspect "$network" >/dev/null 2>&1 || docker network create "$network" >/dev/null
     start_host lab-monitoring "127.0.0.1:$prom_port:9090" "127.0.0.1:$grafana_port:3000"
-    start_host lab-web "127.0.0.1:$web_port:80"
+    start_host lab-web "127.0.0.1:$web_port:80" "127.0.0.1:$tls_port:443"
     start_host lab-worker
 
     # Secrets for the lab only: made here, kept out of the repository.
@@ -108,7 +146,9 @@ YAML
 
     # The URL users type, port included: Django derives ALLOWED_HOSTS and the
     # CSRF origins a browser's POSTs are checked against from it.
-    extra+=(-e "{\"brefboard_public_urls\": [\"http://localhost:$web_port\", \"http://127.0.0.1:$web_port\"]}")
+    make_tls
+    extra+=(-e "@$state/tls.json")
+    extra+=(-e "{\"brefboard_public_urls\": [\"https://localhost:$tls_port\", \"https://127.0.0.1:$tls_port\"]}")
 
     # A language model for summaries and titles: any OpenAI-compatible endpoint
     # (Mistral, Ollama, vLLM) reachable from the lab's worker.
@@ -139,7 +179,7 @@ u.set_password(os.environ[\"LAB_PASSWORD\"]); u.save()"' >/dev/null
     # The lab is up only when a real browser can use it as a user would.
     log "running the acceptance suite against it (acceptance/, a real Chromium)"
     if ! ACCEPTANCE_PROMETHEUS_PASSWORD="$(secret vault_prometheus_admin_password)" ACCEPTANCE_LANGUAGE=en \
-        acceptance/run.sh --base-url "http://localhost:$web_port" --prometheus-url "http://127.0.0.1:$prom_port" \
+        acceptance/run.sh --base-url "https://localhost:$tls_port" --ca-file "$state/ca/ca.crt" --prometheus-url "http://127.0.0.1:$prom_port" \
         --prometheus-user admin --expected-targets "${LAB_EXPECTED_TARGETS:-6}" -q; then
         log "the lab's hosts are up but the acceptance suite FAILED (above: what failed; screenshots in acceptance/.artifacts)."
         log "Not printing the URLs of a site a user cannot use. Re-run it alone: make acceptance"
@@ -149,7 +189,8 @@ u.set_password(os.environ[\"LAB_PASSWORD\"]); u.save()"' >/dev/null
     cat <<MSG
 
 BrefBoard lab is up, and the acceptance suite passed against it.
-  BrefBoard   http://localhost:$web_port   user demo, password $(secret lab_user_password)
+  BrefBoard   https://localhost:$tls_port   user demo, password $(secret lab_user_password)
+              certificate from the lab's local CA: $state/ca/ca.crt (http://localhost:$web_port redirects)
   Prometheus  http://127.0.0.1:$prom_port   user admin, password $(secret vault_prometheus_admin_password)
               $prom_note
   Grafana     $grafana_note

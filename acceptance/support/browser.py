@@ -25,6 +25,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import tempfile
 import time
 from dataclasses import dataclass
@@ -68,6 +69,19 @@ class StopWaiting(AssertionError):
     """Raised by a wait condition that knows waiting longer cannot help."""
 
 
+
+def trust_ca(home: Path, ca_file: Path) -> None:
+    """An NSS database in home/.pki/nssdb that trusts ca_file to name web sites (certutil, libnss3-tools)."""
+    certutil = shutil.which("certutil")
+    if not certutil:
+        raise RuntimeError("certutil is missing (Debian's libnss3-tools; acceptance/run.sh installs it)")
+    nssdb = home / ".pki" / "nssdb"
+    nssdb.mkdir(parents=True, exist_ok=True)
+    subprocess.run([certutil, "-N", "-d", f"sql:{nssdb}", "--empty-password"], check=True, capture_output=True)
+    subprocess.run([certutil, "-A", "-d", f"sql:{nssdb}", "-n", "acceptance-ca", "-t", "C,,", "-i", str(ca_file)],
+                   check=True, capture_output=True)
+
+
 class Browser:
     live: list["Browser"] = []
 
@@ -96,13 +110,20 @@ class Browser:
                  f"--lang={language}"]
         if cfg.insecure_tls:
             flags.append("--ignore-certificate-errors")  # a test host's self-signed certificate
+        env = None
+        if cfg.ca_file:
+            # Chromium trusts what its NSS database under $HOME trusts: a home of
+            # this browser's own, holding the given CA, and nothing else added.
+            home = Path(self.profile) / "home"
+            env = {**os.environ, "HOME": str(home)}
+            trust_ca(home, cfg.ca_file)
         if mic_wav is not None:
             flags.append(f"--use-file-for-fake-audio-capture={mic_wav}%noloop")
         for flag in flags:
             options.add_argument(flag)
         options.add_experimental_option("prefs", {"intl.accept_languages": f"{language},{language[:2]}"})
         options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
-        self.driver = webdriver.Chrome(service=Service(executable_path=chromedriver), options=options)
+        self.driver = webdriver.Chrome(service=Service(executable_path=chromedriver, env=env), options=options)
         self.driver.set_page_load_timeout(60)
         self.requests: dict[str, tuple[str, str]] = {}  # requestId -> (method, url)
         self.pending: list[Event] = []  # seen since the last check

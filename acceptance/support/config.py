@@ -24,6 +24,8 @@ OPTIONS = [
     ("--password", "ACCEPTANCE_PASSWORD", "its password"),
     ("--artifacts", "ACCEPTANCE_ARTIFACTS", "screenshots, page sources, logs (default acceptance/.artifacts)"),
     ("--transcript-timeout", "ACCEPTANCE_TRANSCRIPT_TIMEOUT", "seconds to wait for a transcript or a summary (default 300)"),
+    ("--ca-file", "ACCEPTANCE_CA_FILE",
+     "a CA certificate (PEM) the browser and the suite's clients trust, e.g. the lab's local CA"),
 ]
 
 
@@ -45,6 +47,7 @@ class Config:
     artifacts: Path
     transcript_timeout: float
     insecure_tls: bool = False
+    ca_file: Path | None = None
     expect_llm: bool = False
     run_id: str = field(default_factory=lambda: time.strftime("%Y%m%d%H%M%S") + "-" + secrets.token_hex(2))
 
@@ -70,8 +73,15 @@ class Config:
             import urllib3
 
             urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
-            s.verify = False
+        s.verify = self.verify
         return s
+
+    @property
+    def verify(self) -> bool | str:
+        """What HTTPS clients check the site's certificate with: the given CA, the system's, or nothing."""
+        if self.insecure_tls:
+            return False
+        return str(self.ca_file) if self.ca_file else True
 
 
 def from_pytest(config) -> Config:
@@ -104,5 +114,15 @@ def from_pytest(config) -> Config:
         artifacts=artifacts,
         transcript_timeout=float(opt("--transcript-timeout") or 300),
         insecure_tls=bool(config.getoption("--insecure-tls")) or truthy(os.environ.get("ACCEPTANCE_INSECURE_TLS")),
+        ca_file=_ca_file(opt("--ca-file")),
         expect_llm=bool(config.getoption("--expect-llm")) or truthy(os.environ.get("ACCEPTANCE_EXPECT_LLM")),
     )
+
+
+def _ca_file(value: str | None) -> Path | None:
+    if not value:
+        return None
+    path = Path(value).resolve()
+    if not path.is_file() or "-----BEGIN CERTIFICATE-----" not in path.read_text(errors="replace"):
+        raise ValueError(f"--ca-file {value}: not a PEM certificate file")
+    return path
