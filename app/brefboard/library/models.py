@@ -12,7 +12,7 @@ import uuid
 from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.utils import timezone
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext, gettext_lazy as _
 
 from brefboard.recordings.models import Recording
 
@@ -59,7 +59,7 @@ class Summary(models.Model):
         ordering = ["-requested_at"]
 
     def __str__(self) -> str:
-        return self.title or f"Résumé {self.pk}"
+        return self.title or gettext("Résumé %(n)s") % {"n": self.pk}
 
     @property
     def is_active(self) -> bool:

@@ -65,7 +65,7 @@ class Recording(models.Model):
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
-        return self.title or f"Enregistrement {self.pk}"
+        return self.title or gettext("Enregistrement %(n)s") % {"n": self.pk}
 
     @property
     def display_title(self) -> str:

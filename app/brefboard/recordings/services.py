@@ -247,7 +247,7 @@ def finalize(rec: Recording, *, language: str | None = None, allow_gaps: bool = 
                 locked.status = Recording.Status.READY
                 locked.finalized_at = timezone.now()
                 if not locked.title:
-                    locked.title = f"Réunion du {timezone.localtime(locked.created_at):%d/%m/%Y %H:%M}"
+                    locked.title = _("Réunion du %(date)s") % {"date": f"{timezone.localtime(locked.created_at):%d/%m/%Y %H:%M}"}
                 locked.save()
                 # The remuxed file now holds every chunk: the raw chunks can go.
                 Chunk.objects.filter(recording=locked).delete()
