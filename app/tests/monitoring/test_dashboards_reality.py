@@ -5,7 +5,7 @@ Everything here is the real thing: gunicorn with 4 workers and the project's
 multiprocess config, a prefork Celery worker on the transcription and
 summaries queues with its metrics endpoint, Redis, node_exporter
 (``/usr/bin/prometheus-node-exporter``) and Prometheus (``/usr/bin/prometheus``)
-with ``prometheus_rules/brefboard.rules.yml`` loaded, scraping every second
+with every rule file of ``prometheus_rules/`` loaded, scraping every second
 under the job names of ``grafana_dashboards/METRICS.md`` section 5. Traffic
 goes over HTTP to gunicorn, as a browser's would: login, pages, 404s, a
 refused upload, two espeak-ng recordings transcribed by Whisper (tiny.en) and
@@ -72,7 +72,8 @@ from tests.monitoring.test_gunicorn import free_port
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
 
 REPO = APP_DIR.parent
-RULES = REPO / "prometheus_rules" / "brefboard.rules.yml"
+#: Every rule file Prometheus is deployed with (the role loads them all).
+RULES = sorted((REPO / "prometheus_rules").glob("*.rules.yml"))
 DASH_PYTHON = REPO / ".venv-dash" / "bin" / "python"
 PASSWORD = "reality check passphrase"
 
@@ -196,7 +197,7 @@ def prometheus_config(web: int, worker: int, node: int, prom: int) -> dict:
 
     return {
         "global": {"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s"},
-        "rule_files": [str(RULES)],
+        "rule_files": [str(path) for path in RULES],
         "scrape_configs": [job("brefboard", web), job("brefboard-worker", worker), job("node", node),
                            job("prometheus", prom)],
     }
