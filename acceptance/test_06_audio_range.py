@@ -20,16 +20,7 @@ pytestmark = pytest.mark.writes
 def uploaded(cfg, user_browser, passages, audio_dir, created) -> tuple[int, bytes, float]:
     wav = speech.synthesize(passages["upload"], cfg.language, audio_dir, "range")
     body = wav.read_bytes()
-    user_browser.go("/")
-    s = user_browser.http()
-    with open(wav, "rb") as fh:
-        r = s.post(cfg.url("/upload/"), files={"audio": ("range.wav", fh, "audio/wav")},
-                   data={"language": cfg.language, "csrfmiddlewaretoken": s.cookies.get("csrftoken", "")},
-                   headers={"Origin": cfg.origin, "Accept": "application/json",
-                            "X-CSRFToken": s.cookies.get("csrftoken", "")}, timeout=120)
-    assert r.status_code == 201, f"upload answered {r.status_code}: {r.text[:300]}"
-    rid = r.json()["recording"]
-    created.recordings.add(rid)
+    rid = site.upload(cfg, user_browser, wav, created)
     return rid, body, speech.wav_seconds(wav)
 
 

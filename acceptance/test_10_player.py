@@ -16,7 +16,7 @@ import re
 
 import pytest
 
-from support import pages, speech
+from support import pages, site, speech
 
 pytestmark = pytest.mark.writes
 
@@ -25,16 +25,7 @@ pytestmark = pytest.mark.writes
 def transcribed(cfg, user_browser, passages, audio_dir, created) -> dict:
     b = user_browser
     wav = speech.synthesize(passages["upload"], cfg.language, audio_dir, "player")
-    b.go("/")
-    s = b.http()
-    with open(wav, "rb") as fh:
-        r = s.post(cfg.url("/upload/"), files={"audio": ("player.wav", fh, "audio/wav")},
-                   data={"language": cfg.language, "csrfmiddlewaretoken": s.cookies.get("csrftoken", "")},
-                   headers={"Origin": cfg.origin, "Accept": "application/json",
-                            "X-CSRFToken": s.cookies.get("csrftoken", "")}, timeout=120)
-    assert r.status_code == 201, f"upload answered {r.status_code}: {r.text[:300]}"
-    rid = r.json()["recording"]
-    created.recordings.add(rid)
+    rid = site.upload(cfg, b, wav, created)
     b.go(f"/recordings/{rid}/")
     pages.wait_for_transcript(b, cfg.transcript_timeout)
     segments = _segments(b)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import requests
 
@@ -152,6 +153,22 @@ def post_like_browser(cfg, s: requests.Session, path: str, referer: str, data: d
         return s.post(cfg.url(path), json=json_body, headers=headers, timeout=30, allow_redirects=False)
     return s.post(cfg.url(path), data=dict(data or {}, csrfmiddlewaretoken=token), headers=headers, timeout=30,
                   allow_redirects=False)
+
+
+def upload(cfg, b: Browser, wav: Path, created: Created) -> int:
+    """Upload ``wav`` as the upload form's script does, with the browser's session (Origin, CSRF
+    header, JSON answer); the new recording's id, noted for clean-up."""
+    b.go("/")
+    s = b.http()
+    with open(wav, "rb") as fh:
+        r = s.post(cfg.url("/upload/"), files={"audio": (wav.name, fh, "audio/wav")},
+                   data={"language": cfg.language, "csrfmiddlewaretoken": s.cookies.get("csrftoken", "")},
+                   headers={"Origin": cfg.origin, "Accept": "application/json",
+                            "X-CSRFToken": s.cookies.get("csrftoken", "")}, timeout=120)
+    assert r.status_code == 201, f"upload answered {r.status_code}: {r.text[:300]}"
+    rid = r.json()["recording"]
+    created.recordings.add(rid)
+    return rid
 
 
 def cleanup(cfg, account: Account, created: Created) -> list[str]:

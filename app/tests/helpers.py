@@ -39,11 +39,12 @@ def words(text: str) -> list[str]:
 
 
 class Worker:
-    """A real `celery worker` process (prefork, one child) in its own process group."""
+    """A real `celery worker` process (prefork, one child unless told) in its own process group."""
 
     def __init__(self, log_path: Path, queues: str = "transcribe.cpu,celery", name: str = "test",
-                 env: dict | None = None) -> None:
+                 env: dict | None = None, concurrency: int = 1) -> None:
         self.log_path = log_path
+        self.concurrency = concurrency
         self.queues = queues
         self.name = name
         self.extra_env = env or {}
@@ -55,7 +56,7 @@ class Worker:
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "brefboard", "worker", "-Q", self.queues,
-             "--pool", "prefork", "--concurrency", "1", "-n", f"{self.name}@%h",
+             "--pool", "prefork", "--concurrency", str(self.concurrency), "-n", f"{self.name}@%h",
              "--without-gossip", "--without-mingle", "-l", "info"],
             cwd=APP_DIR, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
         )

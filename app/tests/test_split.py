@@ -5,8 +5,6 @@ run gives them; progress reaches 100; cancel stops the pieces; a killed piece is
 alone."""
 import os
 import signal
-import subprocess
-import sys
 import time
 import wave
 
@@ -15,7 +13,7 @@ import pytest
 
 from brefboard.recordings import split
 from brefboard.recordings.models import JobPiece, Recording, Segment, TranscriptionJob
-from tests.helpers import APP_DIR, Worker, espeak, wait_for, words
+from tests.helpers import Worker, espeak, wait_for, words
 
 WORKER = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
 
@@ -38,33 +36,12 @@ MARKERS = ["budget", "marketing", "engineers", "library", "tomatoes", "volunteer
 SPLIT_ENV = {"BREFBOARD_SPLIT_ABOVE_SECONDS": "10", "BREFBOARD_SPLIT_PIECE_SECONDS": "9"}
 
 
-class TwoProcessWorker(Worker):
-    """helpers.Worker with a pool of two processes: two pieces at once."""
-
-    def start(self, timeout: float = 60) -> "TwoProcessWorker":
-        env = dict(os.environ, DJANGO_SETTINGS_MODULE="tests.django_settings", PYTHONPATH=str(APP_DIR),
-                   **self.extra_env)
-        self.log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "brefboard", "worker", "-Q", self.queues,
-             "--pool", "prefork", "--concurrency", "2", "-n", f"{self.name}@%h",
-             "--without-gossip", "--without-mingle", "-l", "info"],
-            cwd=APP_DIR, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-        deadline = time.monotonic() + timeout
-        while b" ready." not in self.log_path.read_bytes():
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("celery worker did not start:\n" + self.log_path.read_text(errors="replace")[-3000:])
-            time.sleep(0.2)
-        return self
-
-
 @pytest.fixture
 def two_process_worker(start_worker, tmp_path):
     started = []
 
     def start(env=None):
-        w = TwoProcessWorker(tmp_path / f"split-worker-{len(started)}.log", env={**SPLIT_ENV, **(env or {})})
+        w = Worker(tmp_path / f"split-worker-{len(started)}.log", env={**SPLIT_ENV, **(env or {})}, concurrency=2)
         started.append(w)
         return w.start()
 
