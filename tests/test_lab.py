@@ -21,7 +21,8 @@ from conftest import ROOT, lab_running
 SECRETS = ROOT / ".cache" / "lab" / "secrets.yml"
 CA = ROOT / ".cache" / "lab" / "ca" / "ca.crt"
 BASE = "https://localhost:8443"
-pytestmark = pytest.mark.skipif(not (lab_running() and SECRETS.exists()), reason="the lab is not up (make lab)")
+pytestmark = pytest.mark.skipif(not (lab_running() and SECRETS.exists() and CA.exists()),
+                                reason="the lab is not up (make lab)")
 
 
 class NoRedirect(urllib.request.HTTPRedirectHandler):
