@@ -13,9 +13,10 @@ start)
     # The server outlives this script: it closes every descriptor it inherited
     # first. Started under `flock /tmp/molecule.lock ...` it would otherwise
     # hold the shared lock for as long as it runs, and every later molecule
-    # command would wait forever.
+    # command would wait forever. The directory is given resolved: a server
+    # started from a clone that is later removed would answer 404 to all.
     nohup python3 -c 'import os, runpy, sys; os.closerange(3, 65536); sys.argv[0] = "http.server"
-runpy.run_module("http.server", run_name="__main__")' --bind 127.0.0.1 --directory "$dir" "$port" >.cache/mirror.log 2>&1 &
+runpy.run_module("http.server", run_name="__main__")' --bind 127.0.0.1 --directory "$(realpath "$dir")" "$port" >.cache/mirror.log 2>&1 &
     echo $! > "$pidfile"
     for _ in $(seq 50); do
         curl -fsS -o /dev/null "http://127.0.0.1:$port/" && exit 0
