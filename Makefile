@@ -9,7 +9,7 @@ SCENARIOS ?= monitoring single site
 # make acceptance: the deployed site to drive (see acceptance/README.md).
 URL ?= https://localhost:8443
 # The CA the browser trusts for URL: the lab's local one when it exists.
-CA_FILE ?= $(wildcard .cache/lab/ca/ca.crt)
+CA_FILE ?= $(abspath $(wildcard .cache/lab/ca/ca.crt))
 PROMETHEUS_URL ?= http://127.0.0.1:9090
 PROMETHEUS_USER ?= admin
 
