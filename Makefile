@@ -59,7 +59,7 @@ acceptance: ## a real browser against a deployed site: make acceptance URL=... P
 	ACCEPTANCE_PROMETHEUS_PASSWORD="$${ACCEPTANCE_PROMETHEUS_PASSWORD:-$$(sed -n 's/^vault_prometheus_admin_password: "\(.*\)"$$/\1/p' .cache/lab/secrets.yml 2>/dev/null)}" \
 	ACCEPTANCE_READ_ONLY='$(READ_ONLY)' \
 	acceptance/run.sh --base-url '$(URL)' --prometheus-url '$(PROMETHEUS_URL)' --prometheus-user '$(PROMETHEUS_USER)' \
-	  $(if $(CA_FILE),--ca-file '$(CA_FILE)') $(if $(EXPECTED_TARGETS),--expected-targets '$(EXPECTED_TARGETS)') $(ARGS)
+	  $(if $(CA_FILE),--ca-file='$(CA_FILE)') $(if $(EXPECTED_TARGETS),--expected-targets '$(EXPECTED_TARGETS)') $(ARGS)
 
 test-engines: ## openai-whisper engine and the checkpoint converter (CPU PyTorch)
 	scripts/test-engines.sh

@@ -179,7 +179,7 @@ u.set_password(os.environ[\"LAB_PASSWORD\"]); u.save()"' >/dev/null
     # The lab is up only when a real browser can use it as a user would.
     log "running the acceptance suite against it (acceptance/, a real Chromium)"
     if ! ACCEPTANCE_PROMETHEUS_PASSWORD="$(secret vault_prometheus_admin_password)" ACCEPTANCE_LANGUAGE=en \
-        acceptance/run.sh --base-url "https://localhost:$tls_port" --ca-file "$(realpath "$state/ca/ca.crt")" --prometheus-url "http://127.0.0.1:$prom_port" \
+        acceptance/run.sh --base-url "https://localhost:$tls_port" --ca-file="$(realpath "$state/ca/ca.crt")" --prometheus-url "http://127.0.0.1:$prom_port" \
         --prometheus-user admin --expected-targets "${LAB_EXPECTED_TARGETS:-7}" -q; then
         log "the lab's hosts are up but the acceptance suite FAILED (above: what failed; screenshots in acceptance/.artifacts)."
         log "Not printing the URLs of a site a user cannot use. Re-run it alone: make acceptance"
