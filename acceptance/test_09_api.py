@@ -22,7 +22,7 @@ def api_client(cfg, token: str):
 
     # No proxy from the environment, the test host's certificate when told, and no retries:
     # every answer reaches the test as the site gave it.
-    http = httpx2.Client(trust_env=False, verify=not cfg.insecure_tls, timeout=300)
+    http = httpx2.Client(trust_env=False, verify=cfg.verify, timeout=300)
     return openai.OpenAI(api_key=token, base_url=cfg.url("/v1"), max_retries=0, http_client=http)
 
 
