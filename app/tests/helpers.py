@@ -149,3 +149,34 @@ def log_in_as_alice(browser, live_server) -> None:
     browser.find_element(By.ID, "id_password").send_keys("correct horse battery")
     browser.find_element(By.ID, "login-submit").click()
     wait_for(lambda: browser.find_elements(By.ID, "start"), timeout=15, what="the home page")
+
+
+def upload_json(client, path: Path, **fields) -> dict:
+    """POST ``path`` to /upload/ as the page's script does (JSON answer): the answer (recording, job)."""
+    with open(path, "rb") as fh:
+        r = client.post("/upload/", {"audio": fh, **fields}, HTTP_ACCEPT="application/json")
+    assert r.status_code == 201, r.content
+    return r.json()
+
+
+def job_of(body: dict):
+    """The TranscriptionJob an upload answer names."""
+    from brefboard.recordings.models import TranscriptionJob
+
+    return TranscriptionJob.objects.get(pk=body["job"])
+
+
+def transcribed_without_worker(client, owner, wav: Path, segments, **fields):
+    """An upload by ``owner`` whose transcript is written directly (no worker): ``segments`` as
+    (start, end, text), its job done, the recording done with their text as transcript."""
+    from brefboard.recordings.models import Recording, Segment, TranscriptionJob
+
+    upload_json(client, wav, **fields)
+    rec = Recording.objects.get(owner=owner)
+    job = rec.latest_job()
+    for i, (start, end, text) in enumerate(segments):
+        Segment.objects.create(recording=rec, job=job, index=i, start=start, end=end, text=text)
+    TranscriptionJob.objects.filter(pk=job.pk).update(status="done", stage="done", progress=100.0)
+    Recording.objects.filter(pk=rec.pk).update(status="done", transcript=" ".join(t for _, _, t in segments))
+    rec.refresh_from_db()
+    return rec

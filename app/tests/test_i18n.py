@@ -25,7 +25,8 @@ from django.utils import timezone
 
 from brefboard.api import tokens as api_tokens
 from brefboard.library.models import Summary
-from brefboard.recordings.models import Recording, Segment, TranscriptionJob
+from brefboard.recordings.models import Recording
+from tests.helpers import transcribed_without_worker
 
 APP = Path(__file__).resolve().parents[1]
 PACKAGE = APP / "brefboard"
@@ -96,17 +97,8 @@ def leftovers(text: str, lang: str) -> list[str]:
 def world(alice, alice_client, english_wav):
     """Alice's library as a user sees it: a transcribed recording with its summary, an unfinished
     one, an API token."""
-    with english_wav.open("rb") as fh:
-        r = alice_client.post("/upload/", {"audio": fh, "title": TITLE, "language": "auto"},
-                              HTTP_ACCEPT="application/json")
-    assert r.status_code == 201, r.content
-    rec = Recording.objects.get(owner=alice)
-    job = rec.latest_job()
-    for i, (start, end, text) in enumerate(SEGMENTS):
-        Segment.objects.create(recording=rec, job=job, index=i, start=start, end=end, text=text)
-    TranscriptionJob.objects.filter(pk=job.pk).update(status="done", stage="done", progress=100.0)
-    Recording.objects.filter(pk=rec.pk).update(status="done", language="",
-                                               transcript=" ".join(t for _, _, t in SEGMENTS))
+    rec = transcribed_without_worker(alice_client, alice, english_wav, SEGMENTS, title=TITLE, language="auto")
+    Recording.objects.filter(pk=rec.pk).update(language="")
     Summary.objects.create(recording=rec, status="done", method="extractive", text=SEGMENTS[0][2],
                            key_points=[SEGMENTS[1][2]], decisions=["Zint vosh."], action_items=["Krell mun."],
                            finished_at=timezone.now())

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import pytest
 
-from brefboard.recordings.models import Recording, Segment, TranscriptionJob
-from tests.helpers import chromium, log_in_as_alice, wait_for
+from brefboard.recordings.models import Recording
+from tests.helpers import chromium, log_in_as_alice, transcribed_without_worker, wait_for
 
 SEGMENTS = [(0.0, 2.4, "The quarterly budget meeting"), (2.4, 4.6, "will begin at nine o'clock."),
             (4.6, 7.5, "Please bring the marketing report and the sales figures for the northern region.")]
@@ -25,16 +25,7 @@ SEGMENTS = [(0.0, 2.4, "The quarterly budget meeting"), (2.4, 4.6, "will begin a
 
 @pytest.fixture
 def transcribed(alice, alice_client, english_wav) -> Recording:
-    with english_wav.open("rb") as fh:
-        r = alice_client.post("/upload/", {"audio": fh, "title": "Budget"}, HTTP_ACCEPT="application/json")
-    assert r.status_code == 201, r.content
-    rec = Recording.objects.get(owner=alice)
-    job = rec.latest_job()
-    for i, (start, end, text) in enumerate(SEGMENTS):
-        Segment.objects.create(recording=rec, job=job, index=i, start=start, end=end, text=text)
-    TranscriptionJob.objects.filter(pk=job.pk).update(status="done", stage="done", progress=100.0)
-    Recording.objects.filter(pk=rec.pk).update(status="done", transcript=" ".join(t for _, _, t in SEGMENTS))
-    rec.refresh_from_db()
+    rec = transcribed_without_worker(alice_client, alice, english_wav, SEGMENTS, title="Budget")
     assert rec.finalized_at is not None
     return rec
 

@@ -7,21 +7,14 @@ import time
 
 import pytest
 
-from brefboard.recordings.models import Recording, Segment, TranscriptionJob
-from tests.helpers import wait_for, words
+from brefboard.recordings.models import Recording, Segment
+from tests.helpers import job_of, upload_json, wait_for, words
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
 
 
 def upload(client, path):
-    with open(path, "rb") as fh:
-        r = client.post("/upload/", {"audio": fh, "language": "en"}, HTTP_ACCEPT="application/json")
-    assert r.status_code == 201, r.content
-    return r.json()
-
-
-def job_of(body) -> TranscriptionJob:
-    return TranscriptionJob.objects.get(pk=body["job"])
+    return upload_json(client, path, language="en")
 
 
 def test_a_killed_pool_process_gives_its_job_back_in_seconds(alice_client, long_english_wav, start_worker):

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from brefboard.recordings import split
-from brefboard.recordings.models import JobPiece, Recording, Segment, TranscriptionJob
-from tests.helpers import Worker, espeak, wait_for, words
+from brefboard.recordings.models import JobPiece, Recording, Segment
+from tests.helpers import Worker, espeak, job_of, upload_json, wait_for, words
 
 WORKER = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
 
@@ -70,14 +70,7 @@ def sentences_wav(audio_dir):
 
 
 def upload(client, path):
-    with open(path, "rb") as fh:
-        r = client.post("/upload/", {"audio": fh, "language": "en"}, HTTP_ACCEPT="application/json")
-    assert r.status_code == 201, r.content
-    return r.json()
-
-
-def job_of(body) -> TranscriptionJob:
-    return TranscriptionJob.objects.get(pk=body["job"])
+    return upload_json(client, path, language="en")
 
 
 def pieces_of(body):
