@@ -143,7 +143,7 @@ def transcriptions(request):
     except services.ServiceError as exc:
         if exc.status == 413:
             return error(413, exc.message, code="file_too_large", param="file", fmt=fmt)
-        param = "language" if "langue" in exc.message else "file"
+        param = "language" if exc.field == "language" else "file"
         return error(400, f"Invalid {param}: {exc.message}", param=param,
                      code="invalid_language" if param == "language" else "invalid_file", fmt=fmt)
     job = rec.latest_job()

@@ -26,10 +26,14 @@ log = logging.getLogger(__name__)
 
 
 class ServiceError(Exception):
-    def __init__(self, message: str, status: int = 400, **extra) -> None:
+    """A refusal a user can act on: its message, HTTP status, and ``field``, the input it is about
+    (e.g. "language"; None for the file or the request as a whole)."""
+
+    def __init__(self, message: str, status: int = 400, field: str | None = None, **extra) -> None:
         super().__init__(message)
         self.message = message
         self.status = status
+        self.field = field
         self.extra = extra
 
 
@@ -45,7 +49,7 @@ def normalize_language(value: str | None) -> str:
     if value in ("", "auto"):
         return ""
     if not (2 <= len(value) <= 3 and value.isalpha()):
-        raise ServiceError(_("langue inconnue (code ISO attendu, ex. fr, en, ou auto)"))
+        raise ServiceError(_("langue inconnue (code ISO attendu, ex. fr, en, ou auto)"), field="language")
     return value
 
 
