@@ -2,7 +2,8 @@
 # Prepare this machine as an Ansible controller and container test bed.
 # Safe to re-run; every step checks before it acts. Needs root on Debian 12.
 #  - Debian packages: docker.io, debootstrap, python3-venv, and (for tests)
-#    Debian's prometheus for the real promtool, nftables for nft -c
+#    Debian's prometheus for the real promtool, nftables for nft -c, openssl
+#    for the lab's local CA
 #  - dockerd started if it is not running (works without systemd, as in CI)
 #  - .venv with the pinned controller tools (requirements.txt)
 #  - collections from the ansible wheel (scripts/collections.sh)
@@ -11,7 +12,7 @@ cd "$(dirname "$0")/.."
 log() { echo "[bootstrap] $*"; }
 
 need_pkgs=()
-for cmd_pkg in debootstrap:debootstrap promtool:prometheus curl:curl nft:nftables; do
+for cmd_pkg in debootstrap:debootstrap promtool:prometheus curl:curl nft:nftables openssl:openssl; do
     command -v "${cmd_pkg%%:*}" >/dev/null || need_pkgs+=("${cmd_pkg#*:}")
 done
 # The engine, not the client: some images ship a docker client alone
