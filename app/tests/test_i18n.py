@@ -85,7 +85,8 @@ def visible(body: str) -> str:
     text = " ".join(" ".join(parser.out).split())
     for user_text in [TITLE, TITLE2, "Plugh", "alice", "alice@example.org", "BrefBoard"] + [t for _, _, t in SEGMENTS]:
         text = text.replace(user_text, " ")
-    return text
+    # An API token's shown prefix is random: "bb_FxkO-la…" would read as the French "la".
+    return re.sub(r"\bbb_[A-Za-z0-9_-]+…?", " ", text)
 
 
 def leftovers(text: str, lang: str) -> list[str]:
