@@ -43,6 +43,8 @@ def rendered(tmp_path_factory):
     tasks = [
         {"name": "The roles' defaults", "ansible.builtin.include_vars": "%s/roles/{{ role }}/defaults/main.yml" % ROOT,
          "loop": ["prometheus", "node_exporter"], "loop_control": {"loop_var": "role"}},
+        # The unit reads role-internal values too (_prometheus_external_url).
+        {"name": "The prometheus role's vars", "ansible.builtin.include_vars": "%s/roles/prometheus/vars/main.yml" % ROOT},
         {"name": "Render every unit in every case", "ansible.builtin.set_fact": {"test_result": {"units": {
             f"{unit}/{case}": "{{ lookup('ansible.builtin.template', '%s/roles/%s', template_vars=%r"
                               " | combine({'role_path': '%s/roles/%s'})) }}"
