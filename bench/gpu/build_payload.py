@@ -201,6 +201,7 @@ def main() -> int:
                     ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(REPO / "app" / "brefboard" / "__init__.py", src / "__init__.py")
     shutil.copy(HERE / "check.py", out / "check.py")
+    shutil.copy(HERE.parent / "engines.py", out / "engines.py")  # check.py takes word_error_rate from it
 
     commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True,
                             text=True).stdout.strip()

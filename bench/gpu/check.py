@@ -33,7 +33,6 @@ import hashlib
 import json
 import lzma
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -44,6 +43,11 @@ import zipfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+# The CPU bench's WER, not a copy: the payload carries bench/engines.py beside
+# this file (build_payload.py); in the tree it is one directory up. Its
+# top-level imports are the standard library only.
+sys.path[:0] = [str(HERE), str(HERE.parent)]
+from engines import word_error_rate  # noqa: E402
 SAMPLE_RATE = 16000
 WINDOW_S = 30.0
 
@@ -319,18 +323,6 @@ def run_child(kind: str, spec: dict, env: dict, budget: Budget, least_s: float) 
         tail = proc.stderr.strip().splitlines()[-1:] or [f"exit {proc.returncode}"]
         raise RuntimeError(f"failed: {tail[0][:300]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
-def word_error_rate(reference: str, hypothesis: str) -> float:
-    ref = re.findall(r"[a-z0-9']+", reference.lower())
-    hyp = re.findall(r"[a-z0-9']+", hypothesis.lower())
-    previous = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, 1):
-        current = [i] + [0] * len(hyp)
-        for j, h in enumerate(hyp, 1):
-            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (r != h))
-        previous = current
-    return previous[-1] / max(len(ref), 1)
 
 
 def fmt(value, spec: str, missing: str = "-") -> str:
