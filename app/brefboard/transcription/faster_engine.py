@@ -18,6 +18,7 @@ VAD (pipeline.prepare):
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 from . import pipeline
@@ -184,6 +185,10 @@ class FasterWhisperEngine:
         clock, in no particular order (the caller sorts them).
         """
         fps = self._model.frames_per_second
+
+        def first_frame(clip: dict) -> int:  # a piece's number, as faster-whisper gives it in seg.seek
+            return int(int(clip["start"] * pipeline.SAMPLE_RATE) / pipeline.SAMPLE_RATE * fps)
+
         clips = pipeline.batch_clips(prepared)
         found, info = [], None
         for _ in range(MAX_PASSES):
@@ -192,14 +197,21 @@ class FasterWhisperEngine:
                 without_timestamps=False,  # segments of a sentence or two, as sequential gives
                 **common)
             info = info or pass_info
-            covered = {}  # piece (by its first frame, as faster-whisper numbers it) -> last end
+            ends = {first_frame(clip): clip["end"] for clip in clips}
+            covered = {}  # piece -> last end
             for seg in segments_iter:
+                # Whisper's last timestamp can overshoot its piece (26.0 s in a 25.7 s
+                # piece): past the piece is the next speech region, which on the
+                # recording's clock lies after the pause, so a segment would stretch
+                # over the whole pause. A segment ends at the latest where its piece does.
+                limit = ends.get(seg.seek)
+                if limit is not None and seg.end > limit:
+                    seg = dataclasses.replace(seg, end=limit)
                 found.append(seg)
                 covered[seg.seek] = max(covered.get(seg.seek, 0.0), float(seg.end))
             rest = []
             for clip in clips:
-                first_frame = int(int(clip["start"] * pipeline.SAMPLE_RATE) / pipeline.SAMPLE_RATE * fps)
-                end = covered.get(first_frame, clip["start"])
+                end = covered.get(first_frame(clip), clip["start"])
                 if clip["end"] - end > GAP_SECONDS:
                     rest.append({"start": end, "end": clip["end"]})
             if not rest:
