@@ -9,8 +9,8 @@ apt_install_missing() {
     shift
     [ $# -gt 0 ] || return 0
     echo "[$label] installing Debian packages: $*"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+    apt-get -o DPkg::Lock::Timeout=600 update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "$@" >/dev/null
     if [ -d /run/systemd/system ]; then
         systemctl disable --now prometheus prometheus-node-exporter 2>/dev/null || true
     fi

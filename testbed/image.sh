@@ -25,7 +25,7 @@ fi
 
 command -v debootstrap >/dev/null || {
     log "installing debootstrap"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >&2
+    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq debootstrap >&2
 }
 
 work=$(mktemp -d /var/tmp/brefboard-rootfs.XXXXXX)

@@ -23,7 +23,7 @@ log() { echo "[release-mirror] $*" >&2; }
 for pkg in prometheus prometheus-node-exporter prometheus-alertmanager; do
     dpkg -s "$pkg" >/dev/null 2>&1 || {
         log "installing Debian package $pkg (for its binaries)"
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$pkg" >&2
+        DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "$pkg" >&2
         if [ -d /run/systemd/system ]; then systemctl disable --now "$pkg" >&2 || true; fi
     }
 done
