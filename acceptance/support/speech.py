@@ -118,6 +118,33 @@ def synthesize(passage: Passage, language: str, out_dir: Path, name: str) -> Pat
     return out
 
 
+# Two espeak-ng voices taking turns (test_12_speakers.py): the encoder tells these apart.
+CONVERSATION = (
+    ("en-us", "Good morning everyone, let us start with the budget for the next quarter."),
+    ("en+f3", "Thank you. The marketing team needs more money for the spring campaign."),
+    ("en-us", "How much more do you need compared with last year?"),
+    ("en+f3", "About twenty percent more, mostly for online advertising and two new videos."),
+    ("en-us", "That seems reasonable. Can you send me the detailed figures before Friday?"),
+    ("en+f3", "Yes, I will send the spreadsheet tomorrow morning with the sales forecast."),
+)
+
+
+def conversation(out_dir: Path, name: str, turns=CONVERSATION) -> Path:
+    """The turns, each voice in its own espeak-ng run, joined with 0.7 s pauses, as a 48 kHz WAV."""
+    parts = []
+    for i, (voice, text) in enumerate(turns):
+        raw = out_dir / f"{name}.{i}.wav"
+        _run("espeak-ng", "-v", voice, "-s", "155", "-w", str(raw), text)
+        parts.append(raw)
+    inputs = [arg for p in parts for arg in ("-i", str(p))]
+    chain = "".join(f"[{i}:a]aresample=48000,apad=pad_dur=0.7[a{i}];" for i in range(len(parts)))
+    chain += "".join(f"[a{i}]" for i in range(len(parts))) + f"concat=n={len(parts)}:v=0:a=1[out]"
+    out = out_dir / f"{name}.wav"
+    _run("ffmpeg", "-nostdin", "-loglevel", "error", "-y", *inputs, "-filter_complex", chain, "-map", "[out]",
+         "-ar", "48000", "-ac", "1", "-c:a", "pcm_s16le", str(out))
+    return out
+
+
 def to_mp3(wav: Path) -> Path:
     out = wav.with_suffix(".mp3")
     _run("ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", str(wav), "-c:a", "libmp3lame", "-b:a", "64k",

@@ -270,6 +270,9 @@ BREFBOARD_WHISPER_BATCH_SIZE = env_int("BREFBOARD_WHISPER_BATCH_SIZE", 8)
 BREFBOARD_SPLIT_ABOVE_SECONDS = env_float("BREFBOARD_SPLIT_ABOVE_SECONDS", 900.0)
 BREFBOARD_SPLIT_PIECE_SECONDS = env_float("BREFBOARD_SPLIT_PIECE_SECONDS", 300.0)
 BREFBOARD_LIVE_ENABLED = env_bool("BREFBOARD_LIVE_ENABLED", True)
+# Speaker diarization after each transcription (transcription/diarize.py); needs the resemblyzer
+# wheel's weights on the worker (the role installs it --no-deps). Without them: no speakers, logged.
+BREFBOARD_DIARIZATION = env_bool("BREFBOARD_DIARIZATION", True)
 BREFBOARD_LIVE_MIN_SECONDS = env_float("BREFBOARD_LIVE_MIN_SECONDS", 4.0)
 # Queue new jobs go to; workers choose theirs with `celery worker -Q`.
 BREFBOARD_DEFAULT_QUEUE = env_str("BREFBOARD_DEFAULT_QUEUE", "transcribe.cpu")

@@ -18,6 +18,7 @@ from django.utils import timezone
 from brefboard.recordings.models import Recording
 from brefboard.summaries.generate import generate_summary
 from brefboard.summaries.llm import ChatClient, LLMConfig, LLMError
+from brefboard.transcription import diarize
 
 from ..monitoring import metrics
 from .models import Summary
@@ -61,8 +62,12 @@ def run_summary(summary_id: int, request_id: str) -> str:
     client = None
     try:
         client = llm_client()
-        result = generate_summary(rec.transcript, language=rec.language or None, client=client,
-                                  segments=list(rec.segments.values("start", "end", "text")))
+        # A language model is given the turns with the speakers' names (who decided what); the
+        # extractive fallback picks sentences, so it keeps the plain transcript and its segments.
+        segments = rec.speaker_segments()
+        named = client is not None and any(s["speaker"] for s in segments)
+        result = generate_summary(diarize.turns_text(segments) if named else rec.transcript,
+                                  language=rec.language or None, client=client, segments=segments, speakers=named)
     except LLMError as exc:
         return _failed(summary_id, request_id, str(exc), exc.kind)
     except Exception as exc:  # a bug must not leave the job "running" forever

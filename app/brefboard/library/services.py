@@ -19,6 +19,7 @@ from django.utils.translation import get_language
 from brefboard.recordings.models import Recording
 from brefboard.summaries import exports
 from brefboard.summaries.exports import ExportDocument, ExportError
+from brefboard.transcription import diarize
 
 from ..monitoring import metrics
 from . import search_index, tasks
@@ -163,15 +164,24 @@ def pdf_unavailable() -> str:
     return "" if pdf_fonts() else str(exports.PDF_UNAVAILABLE)
 
 
+def speaker_transcript(rec: Recording) -> str:
+    """The transcript with its speakers' names, one paragraph per turn (``Name: text``), when the
+    recording was diarized; else the transcript as stored."""
+    segments = rec.speaker_segments()
+    if not any(s["speaker"] for s in segments):
+        return rec.transcript
+    return diarize.turns_text(segments)
+
+
 def export_document(rec: Recording) -> ExportDocument:
     summary = getattr(rec, "summary", None)
     done = summary is not None and summary.status == Summary.Status.DONE
     return ExportDocument(
         title=rec.display_title,
         created=timezone.localtime(rec.created_at),
-        transcript=rec.transcript,
+        transcript=speaker_transcript(rec),
         summary=summary.text if done else "",
-        segments=list(rec.segments.values("start", "end", "text")),
+        segments=rec.speaker_segments(),
         # Headings in the recording's language; the page's when it is not known.
         language=(rec.language or (summary.language if summary else "") or get_language() or "fr")[:2],
         key_points=list(summary.key_points) if done else [],

@@ -19,6 +19,7 @@ import socket
 import threading
 import time
 import uuid
+from dataclasses import replace
 from datetime import timedelta
 
 import numpy as np
@@ -29,7 +30,7 @@ from django.utils import timezone
 from ..monitoring import jobs as job_metrics
 from ..monitoring import metrics
 from ..monitoring.decorators import measure_duration
-from ..transcription import get_engine, pipeline
+from ..transcription import diarize, get_engine, pipeline
 from . import audio, storage
 from .models import Recording, Segment, TranscriptionJob, claim_lease_seconds
 
@@ -216,13 +217,39 @@ def run_engine(job: TranscriptionJob, progress: Progress):
             engine=engine.name, model=str(settings.BREFBOARD_MODEL)[:255], device=engine.device
         )
         progress.stage("transcribing")
-        return job_metrics.transcribe(  # engine.transcribe under @monitor_whisper_processing
+        result = job_metrics.transcribe(  # engine.transcribe under @monitor_whisper_processing
             engine,
             source,
             language=job.language or None,
             beam_size=settings.BREFBOARD_BEAM_SIZE,
             on_progress=progress,
         )
+        if result.segments and not isinstance(source, str):
+            progress.stage("diarizing")
+            result = with_speakers(result, source, rec.speaker_count)
+        return result
+
+
+def with_speakers(result, samples, speaker_count: int | None):
+    """``result`` with each segment's speaker (diarize.py), when diarization is on and installed.
+
+    Best effort: a transcript without speakers is still the transcript, so a failure here is
+    logged and the segments are kept as they are."""
+    if not settings.BREFBOARD_DIARIZATION:
+        return result
+    if not diarize.available():
+        log.warning("diarization is on but the voice encoder's weights (the resemblyzer wheel) are not installed")
+        return result
+    started = time.monotonic()
+    try:
+        found = diarize.diarize(samples, speaker_count)
+        numbers = diarize.assign(result.segments, found.turns)
+    except Exception:
+        log.exception("diarization failed; the transcript is stored without speakers")
+        return result
+    log.info("diarization: %d speakers, %d windows, %.1f s", found.speakers, found.windows, time.monotonic() - started)
+    segments = [replace(s, speaker=n) for s, n in zip(result.segments, numbers)]
+    return replace(result, segments=segments)
 
 
 def complete(job: TranscriptionJob, token, result) -> str:
@@ -242,6 +269,7 @@ def complete(job: TranscriptionJob, token, result) -> str:
                 text=s.text,
                 avg_logprob=s.avg_logprob,
                 no_speech_prob=s.no_speech_prob,
+                speaker=getattr(s, "speaker", None),
             )
             for i, s in enumerate(result.segments)
         )

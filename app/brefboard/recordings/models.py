@@ -61,6 +61,11 @@ class Recording(models.Model):
     transcript = models.TextField(blank=True)
     language = models.CharField(max_length=16, blank=True)
 
+    # Speakers (transcription/diarize.py): how many the user said there are (None: estimated),
+    # and the names the owner gave them, by speaker number ("" or missing: « Intervenant n »).
+    speaker_count = models.PositiveSmallIntegerField(null=True, blank=True)
+    speaker_names = models.JSONField(null=True, blank=True)
+
     class Meta:
         ordering = ["-created_at"]
 
@@ -85,6 +90,25 @@ class Recording(models.Model):
     def audio_suffix(self) -> str:
         return {"audio/webm": ".webm", "audio/mp4": ".m4a", "audio/ogg": ".ogg", "audio/wav": ".wav",
                 "audio/mpeg": ".mp3", "audio/flac": ".flac"}.get(self.audio_content_type, ".bin")
+
+    def speaker_name(self, number: int | None) -> str:
+        """The name of speaker ``number`` (0-based) as the owner set it, else « Intervenant n »."""
+        if number is None:
+            return ""
+        names = self.speaker_names or []
+        name = names[number] if 0 <= number < len(names) else ""
+        return name or gettext("Intervenant %(n)s") % {"n": number + 1}
+
+    def speakers(self) -> list[tuple[int, str]]:
+        """(number, name) of every speaker of the transcript, in order of first word."""
+        numbers = self.segments.exclude(speaker__isnull=True).values_list("speaker", flat=True).distinct()
+        return [(n, self.speaker_name(n)) for n in sorted(set(numbers))]
+
+    def speaker_segments(self) -> list[dict]:
+        """The segments as mappings with the speaker's name (``speaker``: "" when not diarized), for
+        exports and the summary."""
+        return [{"start": s.start, "end": s.end, "text": s.text, "speaker": self.speaker_name(s.speaker)}
+                for s in self.segments.all()]
 
     def latest_job(self) -> "TranscriptionJob | None":
         return self.jobs.order_by("-created_at").first()
@@ -150,6 +174,7 @@ class TranscriptionJob(models.Model):
         "fetching_audio": _("récupération de l'audio"),
         "loading_model": _("chargement du modèle"),
         "transcribing": _("transcription"),
+        "diarizing": _("attribution des intervenants"),
         "done": _("terminé"),
         "failed": _("échec"),
         "cancelled": _("annulé"),
@@ -232,6 +257,7 @@ class Segment(models.Model):
     text = models.TextField()
     avg_logprob = models.FloatField(default=0.0)
     no_speech_prob = models.FloatField(default=0.0)
+    speaker = models.PositiveSmallIntegerField(null=True, blank=True)  # 0-based; None: not diarized
 
     class Meta:
         ordering = ["index"]

@@ -53,6 +53,44 @@ def normalize_language(value: str | None) -> str:
     return value
 
 
+MAX_SPEAKERS = 8  # diarize.MAX_SPEAKERS: what the clustering can tell apart
+SPEAKER_NAME_MAX = 60
+
+
+def normalize_speaker_count(value) -> int | None:
+    """The number of speakers the user gave ("" or "auto": estimated); 1..MAX_SPEAKERS."""
+    if value is None or str(value).strip().lower() in ("", "auto", "0"):
+        return None
+    try:
+        count = int(str(value).strip())
+    except ValueError:
+        count = -1
+    if not 1 <= count <= MAX_SPEAKERS:
+        raise ServiceError(_("nombre d'intervenants invalide (de 1 à %(max)s, ou vide pour l'estimer)")
+                           % {"max": MAX_SPEAKERS}, field="speakers")
+    return count
+
+
+def rename_speakers(rec: Recording, names: dict[int, str]) -> None:
+    """Give speakers names (``{number: name}``); an empty name goes back to « Intervenant n ».
+
+    Names are cleaned like titles (one line, no control character) and flow into the
+    page, every export and the summary's prompt."""
+    known = {n for n, _name in rec.speakers()}
+    current = list(rec.speaker_names or [])
+    for number, name in names.items():
+        if number not in known:
+            raise ServiceError(_("intervenant inconnu"), status=404, field="speakers")
+        name = clean_title(name)
+        if len(name) > SPEAKER_NAME_MAX:
+            raise ServiceError(_("nom d'intervenant trop long (%(max)s caractères au plus)")
+                               % {"max": SPEAKER_NAME_MAX}, field="speakers")
+        current += [""] * (number + 1 - len(current))
+        current[number] = name
+    Recording.objects.filter(pk=rec.pk).update(speaker_names=current, updated_at=timezone.now())
+    rec.speaker_names = current
+
+
 TITLE_MAX = 200
 
 
@@ -67,8 +105,10 @@ def clean_title(value) -> str:
 
 # --- Upload -------------------------------------------------------------------
 
-def create_upload(owner, uploaded_file, *, title: str = "", language: str | None = None) -> Recording:
+def create_upload(owner, uploaded_file, *, title: str = "", language: str | None = None,
+                  speakers=None) -> Recording:
     """Check an uploaded file by decoding it, store it, and queue its transcription."""
+    speaker_count = normalize_speaker_count(speakers)
     if uploaded_file.size == 0:
         raise ServiceError(_("le fichier est vide"))
     if uploaded_file.size > settings.BREFBOARD_MAX_UPLOAD_BYTES:
@@ -96,6 +136,7 @@ def create_upload(owner, uploaded_file, *, title: str = "", language: str | None
             audio_format=info.format[:32],
             duration=info.duration,
             finalized_at=timezone.now(),
+            speaker_count=speaker_count,
         )
         uploaded_file.seek(0)
         rec.audio_bytes = storage.store_audio(rec, uploaded_file)
@@ -129,8 +170,10 @@ class ChunkAck:
         return {"index": self.index, "duplicate": self.duplicate, "received": self.received, "missing": self.missing}
 
 
-def start_session(owner, *, mime_type: str, title: str = "", language: str | None = None) -> Recording:
+def start_session(owner, *, mime_type: str, title: str = "", language: str | None = None,
+                  speakers=None) -> Recording:
     language = normalize_language(language)
+    speaker_count = normalize_speaker_count(speakers)
     title = clean_title(title)
     mime_type = (mime_type or "audio/webm").strip()[:100]
     rec = Recording.objects.create(
@@ -140,6 +183,7 @@ def start_session(owner, *, mime_type: str, title: str = "", language: str | Non
         status=Recording.Status.RECORDING,
         mime_type=mime_type,
         language=language,  # requested language until the transcript says otherwise
+        speaker_count=speaker_count,
     )
     return rec
 

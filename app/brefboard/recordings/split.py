@@ -332,7 +332,13 @@ def join(job_id) -> tuple[str, TranscriptionJob | None]:
     pieces = list(JobPiece.objects.filter(job=job).order_by("index"))
     if not pieces or any(p.status != JobPiece.Status.DONE for p in pieces):
         return "waiting", None
-    status = jobs.complete(job, job.claim_token, joined_result(pieces))
+    result = joined_result(pieces)
+    if settings.BREFBOARD_DIARIZATION and result.segments:
+        # Speakers need the whole recording (one voice must get one number across pieces).
+        rec = job.recording
+        with storage.audio_file(rec, suffix=rec.audio_suffix) as path:
+            result = jobs.with_speakers(result, pipeline.load_audio(path), rec.speaker_count)
+    status = jobs.complete(job, job.claim_token, result)
     if status == "done":
         JobPiece.objects.filter(job=job).update(segments=[], text="")  # the Segment rows hold them now
     return status, job

@@ -7,6 +7,7 @@ urlpatterns = [
     path("upload/", views.upload, name="upload"),
     path("recordings/<int:pk>/", views.recording_detail, name="recording_detail"),
     path("recordings/<int:pk>/audio/", views.recording_audio, name="recording_audio"),
+    path("recordings/<int:pk>/speakers/", views.recording_speakers, name="recording_speakers"),
     path("recordings/<int:pk>/retranscribe/", views.recording_retranscribe, name="recording_retranscribe"),
     # Browser recording sessions.
     path("api/sessions/", views.session_start, name="session_start"),

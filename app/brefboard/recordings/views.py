@@ -54,11 +54,34 @@ def home(request):
 @require_GET
 def recording_detail(request, pk: int):
     rec = _own_recording(request, pk)
+    segments = list(rec.segments.all())
+    speakers = rec.speakers()
+    names = dict(speakers)
+    for s in segments:
+        s.speaker_label = names.get(s.speaker, "")
     return render(request, "recordings/detail.html", {
         "rec": rec,
         "job": rec.latest_job(),
-        "segments": rec.segments.all(),
+        "segments": segments,
+        "speakers": speakers,
     })
+
+
+@require_POST
+def recording_speakers(request, pk: int):
+    """Rename the recording's speakers: form fields ``speaker-<n>`` (a plain form, CSRF token)."""
+    rec = _own_recording(request, pk)
+    names = {}
+    for key, value in request.POST.items():
+        if key.startswith("speaker-") and key[8:].isdigit():
+            names[int(key[8:])] = value
+    try:
+        services.rename_speakers(rec, names)
+    except ServiceError as exc:
+        return error_response(request, exc.status, exc.message)
+    if _wants_json(request):
+        return JsonResponse({"speakers": [{"number": n, "name": name} for n, name in rec.speakers()]})
+    return redirect("recording_detail", pk=rec.pk)
 
 
 @monitor_view
@@ -73,7 +96,8 @@ def upload(request):
         if uploaded is None:
             raise ServiceError(_("aucun fichier reçu (champ « audio »)"))
         rec = services.create_upload(
-            request.user, uploaded, title=request.POST.get("title", ""), language=request.POST.get("language")
+            request.user, uploaded, title=request.POST.get("title", ""), language=request.POST.get("language"),
+            speakers=request.POST.get("speakers"),
         )
     except ServiceError as exc:
         recording_rejected(exc.status)
@@ -116,6 +140,7 @@ def session_start(request):
             mime_type=str(body.get("mime_type", "audio/webm")),
             title=str(body.get("title", "")),
             language=body.get("language"),
+            speakers=body.get("speakers"),
         )
     except ServiceError as exc:
         return _error(exc)

@@ -40,7 +40,9 @@ class ExportDocument:
     created: datetime  # already in the zone the reader expects
     transcript: str
     summary: str = ""
-    segments: Sequence[Any] = ()  # transcription.base.Segment or {"start","end","text"}
+    # transcription.base.Segment or {"start","end","text"[,"speaker"]}; "speaker": the speaker's name
+    # (diarized recordings), put before the cue's text in SRT ("Name: "), VTT (<v Name>) and Markdown.
+    segments: Sequence[Any] = ()
     language: str = "fr"
     key_points: list[str] = field(default_factory=list)
     decisions: list[str] = field(default_factory=list)
@@ -102,6 +104,7 @@ class Cue:
     start: float
     end: float
     text: str
+    speaker: str = ""
 
 
 def cues(segments: Iterable[Any]) -> list[Cue]:
@@ -118,7 +121,9 @@ def cues(segments: Iterable[Any]) -> list[Cue]:
         text = " ".join(clean_text(str(get("text") or "")).split())
         if not text:
             continue
-        out.append(Cue(start, max(end, start + 0.001), text))
+        speaker = get("speaker")
+        speaker = " ".join(clean_text(speaker).split()) if isinstance(speaker, str) else ""
+        out.append(Cue(start, max(end, start + 0.001), text, speaker))
     return out
 
 
@@ -142,7 +147,8 @@ def _need_cues(doc: ExportDocument) -> list[Cue]:
 # --------------------------------------------------------------------------
 def to_srt(doc: ExportDocument) -> bytes:
     blocks = [
-        f"{i}\n{_timestamp(c.start, ',')} --> {_timestamp(c.end, ',')}\n{c.text.replace('-->', '→')}\n"
+        f"{i}\n{_timestamp(c.start, ',')} --> {_timestamp(c.end, ',')}\n"
+        f"{(c.speaker + ': ' if c.speaker else '') + c.text.replace('-->', '→')}\n"
         for i, c in enumerate(_need_cues(doc), 1)
     ]
     return "\n".join(blocks).encode("utf-8")
@@ -157,7 +163,9 @@ def _vtt_escape(text: str) -> str:
 def to_vtt(doc: ExportDocument) -> bytes:
     lines = ["WEBVTT", ""]
     for c in _need_cues(doc):
-        lines += [f"{_timestamp(c.start, '.')} --> {_timestamp(c.end, '.')}", _vtt_escape(c.text), ""]
+        # A voice span names the speaker (WebVTT's <v>); its annotation cannot hold ">" or a line break.
+        voice = f"<v {_vtt_escape(c.speaker)}>" if c.speaker else ""
+        lines += [f"{_timestamp(c.start, '.')} --> {_timestamp(c.end, '.')}", voice + _vtt_escape(c.text), ""]
     return "\n".join(lines).encode("utf-8")
 
 
@@ -208,7 +216,8 @@ def to_markdown(doc: ExportDocument) -> bytes:
     out += [f"## {lab['transcript']}", ""]
     timed = cues(doc.segments)
     if timed:
-        out += [f"`{_timestamp(c.start, '.')[:8]}` {md_escape(c.text)}  " for c in timed]
+        out += [f"`{_timestamp(c.start, '.')[:8]}` " + (f"**{md_escape(c.speaker)}:** " if c.speaker else "")
+                + f"{md_escape(c.text)}  " for c in timed]
     else:
         out.append(md_escape(clean_text(doc.transcript).strip()))
     out.append("")

@@ -36,8 +36,8 @@ class _Caller:
         return completion.content.strip()
 
 
-def _structured(caller: _Caller, chunk: str, language: str) -> prompts.Structured:
-    messages = prompts.structured_messages(chunk, language)
+def _structured(caller: _Caller, chunk: str, language: str, speakers: bool = False) -> prompts.Structured:
+    messages = prompts.structured_messages(chunk, language, speakers=speakers)
     try:
         try:
             raw = caller.text(messages, json_mode=True, temperature=0.0)
@@ -77,6 +77,7 @@ def generate_summary(
     language: str | None = None,
     client: ChatClient | None = None,
     segments=None,
+    speakers: bool = False,
 ) -> Summary:
     """Summary, title and structured part of ``transcript``.
 
@@ -84,7 +85,8 @@ def generate_summary(
     from the text when absent. ``client``: ``None`` selects the extractive
     fallback. ``segments``: Whisper's timed segments of the transcript
     (objects or dicts with start, end, text), which the extractive path cuts
-    units on; optional. Raises ``LLMError`` when the endpoint fails.
+    units on; optional. ``speakers``: the transcript is in speaker turns (``Name: text``
+    paragraphs), and the prompts ask who decided what. Raises ``LLMError`` when the endpoint fails.
     """
     transcript = (transcript or "").strip()
     lang = normalize_language(language) or detect_language(transcript)
@@ -104,17 +106,17 @@ def generate_summary(
     chunks = prompts.chunk_text(transcript, budget)
 
     if len(chunks) == 1:
-        summary = caller.text(prompts.summary_messages(transcript, lang), max_tokens=output_tokens)
-        structured = _structured(caller, transcript, lang)
+        summary = caller.text(prompts.summary_messages(transcript, lang, speakers=speakers), max_tokens=output_tokens)
+        structured = _structured(caller, transcript, lang, speakers)
     else:
         partials = []
         structured = prompts.Structured()
         for index, chunk in enumerate(chunks, 1):
             partials.append(
-                caller.text(prompts.chunk_messages(chunk, index, len(chunks), lang),
+                caller.text(prompts.chunk_messages(chunk, index, len(chunks), lang, speakers=speakers),
                             max_tokens=output_tokens)
             )
-            structured = structured.merge(_structured(caller, chunk, lang))
+            structured = structured.merge(_structured(caller, chunk, lang, speakers))
         summary = _reduce(caller, partials, lang, budget + prompts.messages_tokens(prompts.merge_messages([], lang)))
 
     if not summary:

@@ -156,6 +156,20 @@ def prompt_set(language: str | None) -> PromptSet:
     )
 
 
+# Added when the transcript names its speakers (diarized: one paragraph per turn, "Name: text").
+SPEAKERS_NOTE = {
+    "fr": (" Chaque paragraphe de la transcription commence par le nom de la personne qui parle, "
+           "suivi de deux-points : dis qui a proposé, décidé ou pris en charge chaque point "
+           "(qui a décidé quoi), avec ces noms."),
+    "en": (" Each paragraph of the transcript starts with the name of the person speaking, then a "
+           "colon: say who proposed, decided or took on each point (who decided what), with those names."),
+}
+
+
+def speakers_note(language: str | None) -> str:
+    return SPEAKERS_NOTE.get((language or DEFAULT_LANGUAGE).lower(), SPEAKERS_NOTE["en"])
+
+
 def _messages(system: str, label: str, text: str) -> Messages:
     """The instructions, then ``text`` fenced under its label, as a chat."""
     # "Transcription :" in French typography, "Transcript:" in English.
@@ -169,14 +183,16 @@ def _messages(system: str, label: str, text: str) -> Messages:
 # --------------------------------------------------------------------------
 # Messages
 # --------------------------------------------------------------------------
-def summary_messages(transcript: str, language: str | None) -> Messages:
+def summary_messages(transcript: str, language: str | None, *, speakers: bool = False) -> Messages:
     p = prompt_set(language)
-    return _messages(p.summary.format(too_short=p.too_short), p.transcript_label, transcript)
+    note = speakers_note(language) if speakers else ""
+    return _messages(p.summary.format(too_short=p.too_short) + note, p.transcript_label, transcript)
 
 
-def chunk_messages(chunk: str, index: int, total: int, language: str | None) -> Messages:
+def chunk_messages(chunk: str, index: int, total: int, language: str | None, *, speakers: bool = False) -> Messages:
     p = prompt_set(language)
-    return _messages(p.chunk.format(index=index, total=total), p.transcript_label, chunk)
+    note = speakers_note(language) if speakers else ""
+    return _messages(p.chunk.format(index=index, total=total) + note, p.transcript_label, chunk)
 
 
 def merge_messages(partials: list[str], language: str | None) -> Messages:
@@ -190,9 +206,10 @@ def title_messages(text: str, language: str | None) -> Messages:
     return _messages(p.title, p.transcript_label, text)
 
 
-def structured_messages(transcript: str, language: str | None) -> Messages:
+def structured_messages(transcript: str, language: str | None, *, speakers: bool = False) -> Messages:
     p = prompt_set(language)
-    return _messages(p.structured, p.transcript_label, transcript)
+    note = speakers_note(language) if speakers else ""
+    return _messages(p.structured + note, p.transcript_label, transcript)
 
 
 # --------------------------------------------------------------------------

@@ -16,6 +16,7 @@ class Segment:
     text: str
     avg_logprob: float = 0.0  # what Whisper reports; feeds "transcription quality"
     no_speech_prob: float = 0.0
+    speaker: int | None = None  # 0, 1, … from diarize.py; None: not diarized
 
 
 @dataclass

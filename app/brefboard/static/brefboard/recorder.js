@@ -268,7 +268,8 @@
     startBtn.disabled = true;
     const mimeType = pickMimeType() || "audio/webm";
     const r = await api(root.dataset.sessionsUrl, {method: "POST", headers: {"Content-Type": "application/json"},
-      body: JSON.stringify({mime_type: mimeType, language: root.dataset.language})});
+      body: JSON.stringify({mime_type: mimeType, language: root.dataset.language,
+        speakers: (document.getElementById("rec-speakers") || {}).value || ""})});
     if (!r.ok) { say(gettext("Impossible de démarrer : ") + ((r.body && r.body.error) || r.status)); startBtn.disabled = false; return; }
     session = r.body;
     nextIndex = 0;
