@@ -141,10 +141,7 @@ def load_weights(path: str) -> dict[str, np.ndarray]:
 
 def weights_path() -> str:
     """``pretrained.pt`` of the installed resemblyzer package (found without importing it:
-    its ``__init__`` imports PyTorch), or ``BREFBOARD_DIARIZATION_WEIGHTS``."""
-    explicit = os.environ.get("BREFBOARD_DIARIZATION_WEIGHTS", "")
-    if explicit:
-        return explicit
+    its ``__init__`` imports PyTorch)."""
     spec = importlib.util.find_spec("resemblyzer")
     if spec is None or not spec.submodule_search_locations:
         raise DiarizationUnavailable("the resemblyzer wheel (the voice encoder's weights) is not installed")
